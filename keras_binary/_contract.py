@@ -1,0 +1,403 @@
+"""The shape contract: one canonical form for binary predictions and labels.
+
+Every loss and metric of the package brings `(y_true, y_pred)` to one form
+here, before any arithmetic:
+
+- the last axis of `y_pred` is the class axis: size 1 is one score per
+  example, size 2 a softmax pair, reduced exactly to `p1` (probabilities) or
+  `z1 - z0` (logits); a rank-1 `y_pred` is one score per example;
+- `y_true` matches the leading axes of `y_pred`, optionally followed by an
+  axis of size 1 (squeezed) or 2 (one-hot, reduced to column 1); trailing
+  singleton axes are squeezed;
+- both are flattened to rank 1 for the element-wise math.
+
+All decisions use static shapes, so they are taken once, while the step is
+traced. `plan_layout` works on shape tuples alone (no tensors), which keeps it
+testable and fast; `canonicalize` applies a plan with `keras.ops`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from keras import ops
+
+from keras_binary.errors import BinaryShapeError
+
+Shape = tuple  # a static shape: ints, or None for unknown dimensions
+
+
+
+class Layout(NamedTuple):
+    """A plan for bringing one `(y_true, y_pred)` pair to canonical form.
+
+    Attributes:
+        pred: `"score"` (one score per element), `"pair"` (a softmax pair on
+            the last axis) or `"elementwise"` (`multi_label=True`).
+        drop_class_axis: whether `y_pred` has a class axis to remove.
+        label: `"plain"`, or `"onehot"` (take column 1 of the last axis).
+        leading: the static shape of the per-example output (the leading axes
+            of `y_pred`), `None` for unknown dimensions.
+    """
+
+    pred: str
+    drop_class_axis: bool
+    label: str
+    leading: Shape
+
+
+def _fmt(shape: Shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _received(true_shape: Shape, pred_shape: Shape) -> str:
+    return f"y_true.shape={_fmt(true_shape)}, y_pred.shape={_fmt(pred_shape)}"
+
+
+def _class_axis_error(true_shape: Shape, pred_shape: Shape) -> BinaryShapeError:
+    k = pred_shape[-1]
+    received = _received(true_shape, pred_shape)
+    batch = _fmt(pred_shape[:-1] + (1,))
+    if k == 1000:
+        return BinaryShapeError(
+            "KB102",
+            "the predictions have 1000 classes on their last axis: the model "
+            "still has its ImageNet classifier on top (include_top=True).",
+            received=received,
+            expected=f"one score per example, y_pred.shape={batch}, or a softmax pair",
+            fix=(
+                "build the backbone with include_top=False and add "
+                "keras_binary.BinaryHead(), e.g. "
+                "x = keras_binary.BinaryHead()(keras.applications.ResNet50V2("
+                "include_top=False, weights=None)(inputs))"
+            ),
+        )
+    if len(pred_shape) > 2:
+        return BinaryShapeError(
+            "KB102",
+            f"the predictions have {k} channels on their last axis and "
+            f"{len(pred_shape) - 2} spatial or time axes: this looks like an "
+            "unpooled feature map, not a binary output.",
+            received=received,
+            expected=f"one score per example, y_pred.shape={_fmt((pred_shape[0], 1))}",
+            fix="pool and classify the features: outputs = keras_binary.BinaryHead()(features)",
+        )
+    return BinaryShapeError(
+        "KB102",
+        f"the predictions have {k} classes on their last axis, but a binary "
+        "output has 1 unit (one score) or 2 units (a softmax pair).",
+        received=received,
+        expected=f"y_pred.shape={batch} or {_fmt(pred_shape[:-1] + (2,))}",
+        fix=(
+            "end the model with keras_binary.BinaryHead() (or Dense(1, "
+            "activation='sigmoid')); for K independent labels pass "
+            "multi_label=True"
+        ),
+    )
+
+
+def _check_dims(
+    label_shape: Shape, leading: Shape, true_shape: Shape, pred_shape: Shape
+) -> None:
+    for axis, (a, b) in enumerate(zip(label_shape, leading)):
+        if a is None or b is None or a == b:
+            continue
+        if axis == 0:
+            raise BinaryShapeError(
+                "KB104",
+                f"the batch sizes differ: {a} labels for {b} predictions.",
+                received=_received(true_shape, pred_shape),
+                expected="y_true and y_pred with the same first dimension",
+                fix="pass labels and predictions of the same examples, e.g. y[:len(x)]",
+            )
+        raise BinaryShapeError(
+            "KB105",
+            f"axis {axis} of the labels has size {a}, the predictions {b}.",
+            received=_received(true_shape, pred_shape),
+            expected=f"labels of shape {_fmt(leading)} (or with a last axis of size 1 or 2)",
+            fix="reshape the labels to match the predictions, e.g. y.reshape(len(y))",
+        )
+
+
+def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False) -> Layout:
+    """Decides how to canonicalise labels and predictions of static shapes.
+
+    Args:
+        true_shape: the static shape of `y_true` (ints, `None` if unknown).
+        pred_shape: the static shape of `y_pred`.
+        multi_label: `True` for Keras's element-wise semantics on `(N, K)`.
+
+    Returns:
+        A `Layout`.
+
+    Raises:
+        BinaryShapeError: when no binary encoding explains the two shapes.
+
+    Example:
+
+    >>> plan_layout((8,), (8, 2))
+    Layout(pred='pair', drop_class_axis=True, label='plain', leading=(8,))
+    >>> plan_layout((None, 2), (None, 1)).label
+    'onehot'
+    """
+    t, p = tuple(true_shape), tuple(pred_shape)
+    for name, shape in (("y_pred", p), ("y_true", t)):
+        if len(shape) == 0:
+            raise BinaryShapeError(
+                "KB101",
+                f"{name} is a scalar; a binary loss needs one value per example.",
+                received=_received(t, p),
+                expected="y_pred of shape (N, 1), (N, 2) or (N,), and labels of shape (N,) or (N, 1)",
+                fix=f"pass a batch: {name} = np.reshape({name}, (-1, 1))",
+            )
+    if multi_label:
+        return _plan_elementwise(t, p)
+
+    if len(p) == 1:
+        pred, drop, leading = "score", False, p
+    else:
+        k = p[-1]
+        if k is None:
+            raise BinaryShapeError(
+                "KB106",
+                "the class axis (the last axis of y_pred) has an unknown size.",
+                received=_received(t, p),
+                expected="a last axis of static size 1 or 2",
+                fix="end the model with keras_binary.BinaryHead(), whose output size is known",
+            )
+        if k == 0:
+            raise BinaryShapeError(
+                "KB107",
+                "the class axis (the last axis of y_pred) is empty.",
+                received=_received(t, p),
+                expected="a last axis of size 1 or 2",
+                fix="end the model with keras_binary.BinaryHead()",
+            )
+        if k > 2:
+            raise _class_axis_error(t, p)
+        pred, drop, leading = ("score" if k == 1 else "pair"), True, p[:-1]
+
+    rank = len(leading)
+    label_shape = t
+    while len(label_shape) > rank and label_shape[-1] == 1:
+        label_shape = label_shape[:-1]
+    label = "plain"
+    if len(label_shape) == rank + 1:
+        last = label_shape[-1]
+        if last == 2:
+            label, label_shape = "onehot", label_shape[:-1]
+        else:
+            raise BinaryShapeError(
+                "KB105",
+                f"the labels' last axis has size {'unknown' if last is None else last}; "
+                "binary labels have a last axis of size 1 (a label) or 2 (one-hot).",
+                received=_received(t, p),
+                expected=f"y_true of shape {_fmt(leading)}, {_fmt(leading + (1,))} or {_fmt(leading + (2,))}",
+                fix=(
+                    "pass one 0/1 label per example, e.g. y = np.argmax(y, axis=-1) "
+                    "for one-hot labels"
+                    if last is not None
+                    else "give the labels a static last axis, e.g. y = tf.reshape(y, (-1, 1))"
+                ),
+            )
+    elif len(label_shape) > rank + 1:
+        raise BinaryShapeError(
+            "KB105",
+            f"the labels have rank {len(t)}, more than the predictions explain.",
+            received=_received(t, p),
+            expected=f"y_true of shape {_fmt(leading)} or {_fmt(leading + (1,))}",
+            fix="reshape the labels to one label per prediction, e.g. y.reshape(len(y))",
+        )
+    elif len(label_shape) < rank:
+        extra = leading[len(label_shape) :]
+        if not all(d == 1 for d in extra):
+            raise BinaryShapeError(
+                "KB103",
+                f"the predictions have {rank - len(label_shape)} spatial or time "
+                "axes more than the labels: the features were not pooled.",
+                received=_received(t, p),
+                expected=f"y_pred of shape {_fmt(leading[: len(label_shape)] + (1,))}, one score per label",
+                fix=(
+                    "pool the features before the output layer: "
+                    "outputs = keras_binary.BinaryHead()(features)  # pools, then classifies"
+                ),
+            )
+    _check_dims(label_shape, leading, t, p)
+    return Layout(pred, drop, label, leading)
+
+
+def _plan_elementwise(t: Shape, p: Shape) -> Layout:
+    label_shape = t
+    if len(t) == len(p) + 1 and t[-1] == 1:
+        label_shape = t[:-1]
+    if len(label_shape) != len(p):
+        raise BinaryShapeError(
+            "KB105",
+            "with multi_label=True the labels need the predictions' shape.",
+            received=_received(t, p),
+            expected=f"y_true of shape {_fmt(p)}",
+            fix="pass one 0/1 label per output unit, or multi_label=False for one binary label",
+        )
+    _check_dims(label_shape, p, t, p)
+    return Layout("elementwise", False, "plain", p)
+
+
+def static_shape(x: Any) -> Shape:
+    """Returns the static shape of a tensor or array as a tuple.
+
+    Args:
+        x: a tensor of any backend, a NumPy array, or a `KerasTensor`.
+
+    Returns:
+        A tuple of ints, with `None` for unknown dimensions.
+
+    Raises:
+        BinaryShapeError: `KB109` when the rank itself is unknown.
+    """
+    shape = x.shape
+    if getattr(shape, "rank", 0) is None:
+        raise BinaryShapeError(
+            "KB109",
+            "a tensor of unknown rank reached a binary loss or metric.",
+            received=f"shape={shape}",
+            expected="a tensor of known rank, e.g. (None, 1)",
+            fix="set the shape in your input pipeline, e.g. y = tf.ensure_shape(y, (None,))",
+        )
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def check_numeric(x: Any, name: str) -> None:
+    """Rejects strings, objects and ragged tensors before they reach a backend.
+
+    Args:
+        x: the value passed as `y_true` or `y_pred`.
+        name: `"y_true"` or `"y_pred"`, for the message.
+
+    Raises:
+        BinaryShapeError: `KB108` when `x` is not a dense numeric tensor.
+    """
+    kind = type(x).__name__
+    if "Ragged" in kind or "Sparse" in kind:
+        raise BinaryShapeError(
+            "KB108",
+            f"{name} is a {kind}; binary losses and metrics need dense tensors.",
+            received=f"type({name})={kind}",
+            expected="a dense float, int or bool tensor",
+            fix=f"{name} = {name}.to_tensor()  # or pad your sequences first",
+        )
+    dtype = getattr(x, "dtype", None)
+    if dtype is None and isinstance(x, (list, tuple, str, bytes)):
+        try:
+            dtype = np.asarray(x).dtype
+        except ValueError:  # ragged nested lists
+            dtype = np.dtype(object)
+    if dtype is None or _is_numeric(dtype):
+        return
+    raise BinaryShapeError(
+            "KB108",
+            f"{name} holds non-numeric values (dtype {dtype}).",
+            received=f"{name}.dtype={dtype}",
+            expected="float, int or bool values",
+            fix=f"encode the classes as 0 and 1, e.g. {name} = (np.asarray({name}) == 'positive').astype('float32')",
+        )
+
+
+class Canonical(NamedTuple):
+    """Canonical labels and scores, both rank 1 (see `canonicalize`)."""
+
+    y_true: Any
+    y_pred: Any
+    from_logits: bool
+    layout: Layout
+
+
+def canonical_pair(
+    y_true: Any,
+    y_pred: Any,
+    from_logits: bool = False,
+    multi_label: bool = False,
+    use_keras_logits: bool = False,
+) -> Canonical:
+    """Canonicalises and also returns the layout; used by losses and metrics.
+
+    With `use_keras_logits=True`, a probability tensor that Keras produced
+    with a sigmoid or softmax and that still carries its logits (TensorFlow
+    attaches them as `_keras_logits`) is replaced by those logits, exactly as
+    `keras.losses.BinaryCrossentropy` does; `from_logits` of the result says
+    which one was used.
+    """
+    check_numeric(y_true, "y_true")
+    check_numeric(y_pred, "y_pred")
+    if use_keras_logits and not from_logits and hasattr(y_pred, "_keras_logits"):
+        y_pred, from_logits = y_pred._keras_logits, True
+    y_pred = ops.convert_to_tensor(y_pred)
+    if not _is_float(y_pred.dtype):
+        y_pred = ops.cast(y_pred, "float32")
+    y_true = ops.convert_to_tensor(y_true)
+    layout = plan_layout(static_shape(y_true), static_shape(y_pred), multi_label)
+
+    if layout.pred == "pair":
+        if from_logits:
+            score = ops.take(y_pred, 1, axis=-1) - ops.take(y_pred, 0, axis=-1)
+        else:
+            score = ops.take(y_pred, 1, axis=-1)
+    else:
+        score = y_pred
+    if layout.label == "onehot":
+        y_true = ops.take(y_true, 1, axis=-1)
+    y_true = ops.cast(y_true, score.dtype)
+    return Canonical(ops.reshape(y_true, (-1,)), ops.reshape(score, (-1,)), from_logits, layout)
+
+
+def _dtype_name(dtype: Any) -> str:
+    # numpy, JAX and TensorFlow dtypes have `.name`; torch's print as "torch.float32".
+    return str(getattr(dtype, "name", dtype))
+
+
+def _is_float(dtype: Any) -> bool:
+    return "float" in _dtype_name(dtype)
+
+
+def _is_numeric(dtype: Any) -> bool:
+    name = _dtype_name(dtype)
+    return any(kind in name for kind in ("float", "int", "bool"))
+
+
+def canonicalize(y_true: Any, y_pred: Any, from_logits: bool = False, multi_label: bool = False):
+    """Brings binary labels and predictions to one canonical, rank-1 form.
+
+    A 2-unit softmax pair is reduced exactly to one score: `p1` for
+    probabilities, `z1 - z0` for logits (since `softmax([z0, z1])[1] ==
+    sigmoid(z1 - z0)`). One-hot labels become column 1; trailing singleton
+    axes are squeezed; int and bool labels become floats. Decisions use static
+    shapes only, so they cost nothing per step.
+
+    Args:
+        y_true: labels, shaped like the leading axes of `y_pred`, optionally
+            with a last axis of size 1 or 2 (one-hot).
+        y_pred: predictions whose last axis has size 1 or 2, or a rank-1
+            tensor of scores.
+        from_logits: whether `y_pred` holds logits.
+        multi_label: `True` for Keras's element-wise semantics: `y_pred` of
+            shape `(N, K)` holds K independent binary outputs.
+
+    Returns:
+        A tuple `(y_true, y_pred)` of rank-1 float tensors: labels, and one
+        score (probability, or logit when `from_logits=True`) per element.
+
+    Raises:
+        BinaryShapeError: when the shapes match no binary encoding.
+
+    Example:
+
+    >>> import numpy as np
+    >>> y_true, score = canonicalize(np.array([[1, 0], [0, 1]]),
+    ...                              np.array([[0.2, 0.8], [0.4, 0.6]]))
+    >>> [round(float(v), 3) for v in keras.ops.convert_to_numpy(score)]
+    [0.8, 0.6]
+    >>> [float(v) for v in keras.ops.convert_to_numpy(y_true)]
+    [0.0, 1.0]
+    """
+    result = canonical_pair(y_true, y_pred, from_logits=from_logits, multi_label=multi_label)
+    return result.y_true, result.y_pred

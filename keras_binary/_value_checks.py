@@ -1,0 +1,189 @@
+"""Value checks that run with the model: labels, probabilities, softmax pairs.
+
+Shapes are checked at trace time (`_contract`); values can only be seen while
+running. `value_stats` summarises a canonical batch in a dozen numbers with
+`keras.ops` (cheap reductions, no host transfer); `_runtime.raise_if` turns a
+bad summary into a `BinaryLabelError` on the host, on every backend, and
+`error_from_stats` writes the message, so the text is the same everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from keras import ops
+
+from keras_binary._contract import Canonical
+from keras_binary.errors import BinaryLabelError
+
+# Names of the entries of the summary vector, in order.
+STATS = (
+    "count",
+    "label_nan",
+    "label_min",
+    "label_max",
+    "label_out",
+    "labels_1_2",
+    "labels_minus1_1",
+    "pred_nan",
+    "pred_min",
+    "pred_max",
+    "pred_out",
+    "pair_error",
+)
+
+# A softmax pair may miss 1 by rounding: float16 probabilities, cast to
+# float32, sum to 1 within a few 1e-4.
+PAIR_SUM_TOLERANCE = 5e-3
+
+
+def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool = True):
+    """Summarises the values of a canonical batch.
+
+    Args:
+        canonical: the result of `_contract.canonical_pair`.
+        raw_pred: `y_pred` as passed in (before the pair was reduced).
+        check_probabilities: whether scores must be probabilities in [0, 1].
+
+    Returns:
+        A tuple `(bad, stats)`: a scalar bool tensor, true when a check
+        failed, and a float32 vector with the entries named in `STATS`.
+    """
+    y, s = canonical.y_true, canonical.y_pred
+    y = ops.cast(y, "float32")
+    s = ops.cast(s, "float32")
+    inf = float("inf")
+
+    y_nan = ops.isnan(y)
+    y_clean = ops.where(y_nan, ops.zeros_like(y), y)
+    label_out = ops.logical_or(y_clean < 0.0, y_clean > 1.0)
+    is_1_2 = ops.logical_or(ops.equal(y, 1.0), ops.equal(y, 2.0))
+    is_m1_1 = ops.logical_or(ops.equal(y, -1.0), ops.equal(y, 1.0))
+
+    s_nan = ops.isnan(s)
+    s_clean = ops.where(s_nan, ops.zeros_like(s), s)
+    zero = ops.zeros((), "float32")
+    if check_probabilities and not canonical.from_logits:
+        pred_out = ops.sum(ops.cast(ops.logical_or(s_clean < 0.0, s_clean > 1.0), "float32"))
+    else:
+        pred_out = zero
+    if canonical.layout.pred == "pair" and not canonical.from_logits:
+        raw = ops.cast(raw_pred, "float32")
+        pair_sum = ops.take(raw, 0, axis=-1) + ops.take(raw, 1, axis=-1)
+        pair_error = ops.max(ops.abs(ops.where(ops.isnan(pair_sum), 1.0, pair_sum) - 1.0), initial=0.0)
+    else:
+        pair_error = zero
+
+    def count(mask):
+        return ops.sum(ops.cast(mask, "float32"))
+
+    n = ops.cast(ops.size(y), "float32")
+    n_1_2 = count(is_1_2)
+    n_m1_1 = count(is_m1_1)
+    stats = ops.stack(
+        [
+            n,
+            count(y_nan),
+            ops.min(y_clean, initial=inf),
+            ops.max(y_clean, initial=-inf),
+            count(label_out),
+            ops.cast(ops.equal(n_1_2, n), "float32"),
+            ops.cast(ops.equal(n_m1_1, n), "float32"),
+            count(s_nan),
+            ops.min(s_clean, initial=inf),
+            ops.max(s_clean, initial=-inf),
+            pred_out,
+            pair_error,
+        ]
+    )
+    bad = ops.any(
+        ops.stack(
+            [
+                stats[1] > 0,
+                stats[4] > 0,
+                stats[7] > 0,
+                pred_out > 0,
+                pair_error > PAIR_SUM_TOLERANCE,
+            ]
+        )
+    )
+    return bad, stats
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.4g}"
+
+
+def error_from_stats(stats: Any) -> BinaryLabelError:
+    """Writes the `BinaryLabelError` that a bad summary calls for.
+
+    Args:
+        stats: the float vector of `value_stats`, as NumPy.
+
+    Returns:
+        The error to raise; the most specific code wins.
+    """
+    s = dict(zip(STATS, np.asarray(stats, dtype="float64").tolist()))
+    n = int(s["count"])
+    labels_range = f"labels from {_num(s['label_min'])} to {_num(s['label_max'])}"
+    if s["label_nan"] > 0:
+        return BinaryLabelError(
+            "KB204",
+            f"{int(s['label_nan'])} of {n} labels are NaN.",
+            received=f"{int(s['label_nan'])} NaN labels; the others range from {_num(s['label_min'])} to {_num(s['label_max'])}",
+            expected="labels in [0, 1], no NaN",
+            fix="drop or impute the missing labels: keep = ~np.isnan(y); x, y = x[keep], y[keep]",
+        )
+    if s["label_out"] > 0:
+        if s["labels_1_2"]:
+            return BinaryLabelError(
+                "KB202",
+                "the labels are encoded as {1, 2}; a binary loss needs {0, 1}.",
+                received=f"{labels_range}, all in {{1, 2}} ({n} labels)",
+                expected="labels in {0, 1} (or soft labels in [0, 1])",
+                fix="y = y - 1",
+            )
+        if s["labels_minus1_1"]:
+            return BinaryLabelError(
+                "KB203",
+                "the labels are encoded as {-1, 1}; a binary loss needs {0, 1}.",
+                received=f"{labels_range}, all in {{-1, 1}} ({n} labels)",
+                expected="labels in {0, 1} (or soft labels in [0, 1])",
+                fix="y = (y + 1) / 2",
+            )
+        hint = "y = (y > 0).astype('float32')  # or map your two classes to 0 and 1"
+        if s["label_min"] >= 0 and s["label_max"] == 255:
+            hint = "y = y / 255  # labels on the 0-255 pixel scale"
+        return BinaryLabelError(
+            "KB201",
+            f"{int(s['label_out'])} of {n} labels are outside [0, 1].",
+            received=labels_range,
+            expected="labels in {0, 1} (or soft labels in [0, 1])",
+            fix=hint,
+        )
+    if s["pred_nan"] > 0:
+        return BinaryLabelError(
+            "KB207",
+            f"{int(s['pred_nan'])} of {n} predictions are NaN: the model diverged or its input holds NaN.",
+            received=f"{int(s['pred_nan'])} NaN predictions",
+            expected="finite predictions",
+            fix="check the inputs with np.isnan(x).any() and lower the learning rate",
+        )
+    if s["pred_out"] > 0:
+        return BinaryLabelError(
+            "KB205",
+            f"{int(s['pred_out'])} of {n} predictions are outside [0, 1]: these look "
+            "like logits, but the loss was told they are probabilities.",
+            received=f"predictions from {_num(s['pred_min'])} to {_num(s['pred_max'])} with from_logits=False",
+            expected="probabilities in [0, 1], or from_logits=True",
+            fix="loss=keras_binary.SafeBCE(from_logits=True)",
+        )
+    return BinaryLabelError(
+        "KB206",
+        "a softmax pair does not sum to 1: these look like two independent "
+        "scores (sigmoids or logits), not softmax probabilities.",
+        received=f"pair sums off by up to {_num(s['pair_error'])}",
+        expected=f"y_pred[..., 0] + y_pred[..., 1] == 1 within {PAIR_SUM_TOLERANCE}",
+        fix="end the model with keras_binary.BinaryHead(units=2, activation='softmax'), or pass from_logits=True for logits",
+    )

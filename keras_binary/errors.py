@@ -1,0 +1,158 @@
+"""The package's errors: three `ValueError` subclasses with stable codes.
+
+Every error raised by keras_binary carries a code (`.code`), which also opens
+its message. Codes are grouped by kind:
+
+- `KB1xx`: shapes (`BinaryShapeError`), found while the graph is built;
+- `KB2xx`: values (`BinaryLabelError`), found while the model runs;
+- `KB3xx`: configuration (`BinaryConfigError`), found when an object is made.
+
+Each code has one section in `docs/errors.md` with a wrong example and its
+fix. A message says what was received, what was expected and the one-line fix.
+"""
+
+from __future__ import annotations
+
+DOCS_URL = "keras_binary docs/errors.md"
+
+# code -> (kind, title). The catalogue in docs/errors.md has one section per
+# entry, and tests check both directions.
+ERROR_CODES: dict[str, tuple[str, str]] = {
+    # Shapes, found at trace time.
+    "KB101": ("shape", "A prediction or label tensor is a scalar"),
+    "KB102": ("shape", "More than two classes on the class axis"),
+    "KB103": ("shape", "Spatial predictions against per-example labels"),
+    "KB104": ("shape", "Batch sizes differ"),
+    "KB105": ("shape", "Label shape does not match the predictions"),
+    "KB106": ("shape", "The class axis has an unknown size"),
+    "KB107": ("shape", "The class axis is empty"),
+    "KB108": ("shape", "Input is not a numeric tensor"),
+    "KB109": ("shape", "Input has an unknown rank"),
+    "KB110": ("shape", "Binary head stacked on a multi-class classifier"),
+    # Values, found while running.
+    "KB201": ("value", "Labels outside [0, 1]"),
+    "KB202": ("value", "Labels encoded as {1, 2}"),
+    "KB203": ("value", "Labels encoded as {-1, 1}"),
+    "KB204": ("value", "Labels contain NaN"),
+    "KB205": ("value", "Probabilities outside [0, 1]: these look like logits"),
+    "KB206": ("value", "A softmax pair does not sum to 1"),
+    "KB207": ("value", "Predictions contain NaN"),
+    # Configuration, found when an object is made.
+    "KB301": ("config", "Invalid argument value"),
+    "KB302": ("config", "One unit with a softmax activation"),
+    "KB303": ("config", "Two units with a sigmoid activation"),
+    "KB304": ("config", "Unsupported number of units"),
+    "KB305": ("config", "Unknown or missing pooling for the input rank"),
+}
+
+
+class BinaryError(ValueError):
+    """Base class of keras_binary's errors; a `ValueError` with a code.
+
+    Args:
+        code: the stable error code, e.g. `"KB102"`.
+        summary: one sentence saying what is wrong.
+        received: what the call received (shapes, dtypes, values).
+        expected: what it needed instead.
+        fix: one line of code, or one sentence, that fixes it.
+
+    Example:
+
+    >>> err = BinaryShapeError(
+    ...     "KB104", "batch sizes differ.",
+    ...     received="y_true.shape=(8,), y_pred.shape=(4, 1)",
+    ...     expected="the same batch size", fix="pass matching batches")
+    >>> err.code
+    'KB104'
+    >>> str(err).splitlines()[0]
+    'KB104: batch sizes differ.'
+    """
+
+    kind = ""
+
+    def __init__(
+        self,
+        code: str,
+        summary: str,
+        *,
+        received: str | None = None,
+        expected: str | None = None,
+        fix: str | None = None,
+    ):
+        if code not in ERROR_CODES:
+            raise KeyError(f"Unknown keras_binary error code {code!r}.")
+        kind = ERROR_CODES[code][0]
+        if self.kind and kind != self.kind:
+            raise TypeError(
+                f"Error code {code} is a {kind} error and cannot be raised "
+                f"as {type(self).__name__}."
+            )
+        self.code = code
+        self.summary = summary
+        self.received = received
+        self.expected = expected
+        self.fix = fix
+        lines = [f"{code}: {summary}"]
+        if received:
+            lines.append(f"  Received: {received}")
+        if expected:
+            lines.append(f"  Expected: {expected}")
+        if fix:
+            lines.append(f"  Fix: {fix}")
+        lines.append(f"  See: {DOCS_URL}#{code.lower()}")
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self):
+        # Keeps the error picklable (multiprocessing, JAX callbacks).
+        return (
+            _rebuild,
+            (type(self), self.code, self.summary, self.received, self.expected, self.fix),
+        )
+
+
+def _rebuild(cls, code, summary, received, expected, fix):
+    return cls(code, summary, received=received, expected=expected, fix=fix)
+
+
+class BinaryShapeError(BinaryError):
+    """Predictions and labels have shapes no binary encoding explains (`KB1xx`).
+
+    Raised while the model is built or its step is traced, from static shapes.
+    """
+
+    kind = "shape"
+
+
+class BinaryLabelError(BinaryError):
+    """Labels or predictions hold values a binary loss cannot use (`KB2xx`).
+
+    Raised while running, by the value checks of `validate=True`.
+    """
+
+    kind = "value"
+
+
+class BinaryConfigError(BinaryError):
+    """A keras_binary object was configured in a way that cannot work (`KB3xx`)."""
+
+    kind = "config"
+
+
+def error_class(code: str) -> type[BinaryError]:
+    """Returns the error class that raises `code`.
+
+    Args:
+        code: an error code such as `"KB205"`.
+
+    Returns:
+        `BinaryShapeError`, `BinaryLabelError` or `BinaryConfigError`.
+
+    Example:
+
+    >>> error_class("KB205").__name__
+    'BinaryLabelError'
+    """
+    kind = ERROR_CODES[code][0]
+    return {"shape": BinaryShapeError, "value": BinaryLabelError, "config": BinaryConfigError}[
+        kind
+    ]
