@@ -7,17 +7,41 @@ Example:
 >>> model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
 """
 
+from keras_binary import convert
+from keras_binary import metrics
 from keras_binary._contract import canonicalize
+from keras_binary.convert import (
+    convert_head,
+    logit_pair_to_logit,
+    logit_to_logit_pair,
+    logit_to_probability,
+    probability_pair_to_probability,
+    probability_to_logit,
+    probability_to_probability_pair,
+)
 from keras_binary.errors import BinaryConfigError, BinaryError, BinaryLabelError, BinaryShapeError
-from keras_binary.losses import SafeBCE
+from keras_binary.layers import BinaryHead
+from keras_binary.losses import SafeBCE, SafeFocal, safe_loss
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BinaryConfigError",
     "BinaryError",
+    "BinaryHead",
     "BinaryLabelError",
     "BinaryShapeError",
     "SafeBCE",
+    "SafeFocal",
     "canonicalize",
+    "metrics",
+    "convert",
+    "convert_head",
+    "logit_pair_to_logit",
+    "logit_to_logit_pair",
+    "logit_to_probability",
+    "probability_pair_to_probability",
+    "probability_to_logit",
+    "probability_to_probability_pair",
+    "safe_loss",
 ]

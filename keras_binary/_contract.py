@@ -304,12 +304,18 @@ def check_numeric(x: Any, name: str) -> None:
 
 
 class Canonical(NamedTuple):
-    """Canonical labels and scores, both rank 1 (see `canonicalize`)."""
+    """Canonical labels and scores, both rank 1 (see `canonicalize`).
+
+    `from_logits` says what `y_pred` holds now; `keras_logits` is true when
+    probabilities were replaced by the logits Keras attached to them (so the
+    values passed in were probabilities, and the value checks still read them).
+    """
 
     y_true: Any
     y_pred: Any
     from_logits: bool
     layout: Layout
+    keras_logits: bool = False
 
 
 def canonical_pair(
@@ -329,7 +335,8 @@ def canonical_pair(
     """
     check_numeric(y_true, "y_true")
     check_numeric(y_pred, "y_pred")
-    if use_keras_logits and not from_logits and hasattr(y_pred, "_keras_logits"):
+    keras_logits = use_keras_logits and not from_logits and hasattr(y_pred, "_keras_logits")
+    if keras_logits:
         y_pred, from_logits = y_pred._keras_logits, True
     y_pred = ops.convert_to_tensor(y_pred)
     if not _is_float(y_pred.dtype):
@@ -347,7 +354,16 @@ def canonical_pair(
     if layout.label == "onehot":
         y_true = ops.take(y_true, 1, axis=-1)
     y_true = ops.cast(y_true, score.dtype)
-    return Canonical(ops.reshape(y_true, (-1,)), ops.reshape(score, (-1,)), from_logits, layout)
+    return Canonical(
+        _flatten(y_true), _flatten(score), from_logits, layout, bool(keras_logits)
+    )
+
+
+def _flatten(x: Any) -> Any:
+    # Rank 1 already: no reshape op at all (it is not free outside XLA).
+    if len(x.shape) == 1:
+        return x
+    return ops.reshape(x, (-1,))
 
 
 def _dtype_name(dtype: Any) -> str:

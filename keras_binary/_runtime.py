@@ -10,13 +10,26 @@ What the caller sees:
 - TensorFlow, eager or `tf.function`: the error raised by a `tf.py_function`
   arrives as `tf.errors.InvalidArgumentError` whose message contains the
   package's code and text.
-- TensorFlow with XLA (`jit_compile=True`): XLA cannot call Python, and
-  compiles assertions away. The loss becomes NaN instead, so training cannot
-  go on silently, and a warning says so when the step is traced.
+- TensorFlow with XLA (`jit_compile=True`, also Keras's `"auto"` default
+  when a GPU is visible): XLA cannot call Python (`tf.py_function` does not
+  compile; host callbacks, "outside compilation", exist on TPUs only), and it
+  compiles `tf.debugging.Assert` and `check_numerics` to no-ops. Keras compiles
+  the whole step (forward pass, loss, gradients, metrics) as one XLA function,
+  and nothing of a loss runs outside it, so the check cannot move out of the
+  cluster either. Instead the loss of the whole batch becomes NaN (the
+  poisoned branch has a zero gradient: with SGD a bad batch leaves the weights
+  as they were), `keras.callbacks.TerminateOnNaN()` stops at the first bad
+  batch, and a warning says so when the step is traced. Compile with
+  `jit_compile=False` for the coded error. tests/test_compiled_paths.py pins
+  this down.
 - JAX under `jit`: the error raised in `jax.debug.callback` arrives as
   `jax.errors.JaxRuntimeError` carrying the message, when the step's result
   is next read; eagerly it is raised as is.
-- PyTorch and the NumPy backend (eager): the error itself.
+- PyTorch and the NumPy backend (eager): the error itself. PyTorch has no
+  asynchronous host callback, so reading the scalar `bad` is the one
+  device-to-host read per step on a GPU (Keras's progress bar reads the
+  logs every step anyway); under `torch.compile` (`jit_compile=True`) the
+  read is a graph break, and the error is raised as well.
 """
 
 from __future__ import annotations
@@ -55,7 +68,8 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
             "keras_binary: validate=True cannot raise inside an XLA-compiled "
             "step (jit_compile=True); invalid labels or predictions turn the "
             "loss into NaN instead. Compile with jit_compile=False to get the "
-            "coded error message.",
+            "coded error message, or add keras.callbacks.TerminateOnNaN() to "
+            "stop at the first bad batch.",
             stacklevel=4,
         )
         return bad
@@ -74,7 +88,10 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
 def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
     import jax
 
-    if not isinstance(bad, jax.core.Tracer):
+    # Under eager autodiff (`jit_compile=False`) the summary may be a
+    # linearisation tracer even when `bad` is concrete: read its value only.
+    bad, stats = jax.lax.stop_gradient(bad), jax.lax.stop_gradient(stats)
+    if not isinstance(bad, jax.core.Tracer) and not isinstance(stats, jax.core.Tracer):
         if bool(bad):
             raise make_error(np.asarray(stats))
         return None

@@ -50,9 +50,10 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
         A tuple `(bad, stats)`: a scalar bool tensor, true when a check
         failed, and a float32 vector with the entries named in `STATS`.
     """
-    y, s = canonical.y_true, canonical.y_pred
-    y = ops.cast(y, "float32")
-    s = ops.cast(s, "float32")
+    # The checks read values only: no gradient flows through them, and under
+    # JAX's eager autodiff the summary stays a concrete array.
+    y = ops.stop_gradient(ops.cast(canonical.y_true, "float32"))
+    s = ops.stop_gradient(ops.cast(canonical.y_pred, "float32"))
     inf = float("inf")
 
     y_nan = ops.isnan(y)
@@ -61,15 +62,19 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
     is_1_2 = ops.logical_or(ops.equal(y, 1.0), ops.equal(y, 2.0))
     is_m1_1 = ops.logical_or(ops.equal(y, -1.0), ops.equal(y, 1.0))
 
-    s_nan = ops.isnan(s)
+    # An infinite logit or probability makes the loss NaN as surely as a NaN.
+    s_nan = ops.logical_not(ops.isfinite(s))
     s_clean = ops.where(s_nan, ops.zeros_like(s), s)
     zero = ops.zeros((), "float32")
     if check_probabilities and not canonical.from_logits:
         pred_out = ops.sum(ops.cast(ops.logical_or(s_clean < 0.0, s_clean > 1.0), "float32"))
     else:
         pred_out = zero
-    if canonical.layout.pred == "pair" and not canonical.from_logits:
-        raw = ops.cast(raw_pred, "float32")
+    # A pair of probabilities must sum to 1, also when TensorFlow handed over
+    # the logits of its activation: those of two sigmoids are no softmax pair.
+    raw_probabilities = not canonical.from_logits or canonical.keras_logits
+    if canonical.layout.pred == "pair" and raw_probabilities:
+        raw = ops.stop_gradient(ops.cast(raw_pred, "float32"))
         pair_sum = ops.take(raw, 0, axis=-1) + ops.take(raw, 1, axis=-1)
         pair_error = ops.max(ops.abs(ops.where(ops.isnan(pair_sum), 1.0, pair_sum) - 1.0), initial=0.0)
     else:
@@ -165,8 +170,9 @@ def error_from_stats(stats: Any) -> BinaryLabelError:
     if s["pred_nan"] > 0:
         return BinaryLabelError(
             "KB207",
-            f"{int(s['pred_nan'])} of {n} predictions are NaN: the model diverged or its input holds NaN.",
-            received=f"{int(s['pred_nan'])} NaN predictions",
+            f"{int(s['pred_nan'])} of {n} predictions are NaN or infinite: the model "
+            "diverged or its input holds NaN.",
+            received=f"{int(s['pred_nan'])} NaN or infinite predictions",
             expected="finite predictions",
             fix="check the inputs with np.isnan(x).any() and lower the learning rate",
         )

@@ -9,6 +9,7 @@ reductions and distribution strategies behave exactly as in Keras.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -57,10 +58,13 @@ def binary_crossentropy_values(
 ) -> Any:
     """Element-wise binary cross-entropy of canonical tensors.
 
-    The logit path uses `(1 - y) * z + (1 + (w - 1) * y) * softplus(-z)`, with
-    `softplus(-z) = log1p(exp(-|z|)) + max(-z, 0)`: finite and exact for any
-    finite logit. The probability path clips to `[epsilon, 1 - epsilon]` as
-    Keras does.
+    The logit path computes `w * y * softplus(-z) + (1 - y) * softplus(z)`
+    as `(1 + (w - 1) * y) * log1p(exp(-|z|)) + c * z`, with
+    `c = 1 - y` where `z >= 0` and `c = -w * y` elsewhere: every term is
+    non-negative, so it is finite and accurate (no cancellation) for any
+    finite logit, and its gradient is exactly `sigmoid(z) - y` (also at
+    `z = 0`, where `|z|` and `relu(z)` would give the wrong one-sided slope).
+    The probability path clips to `[epsilon, 1 - epsilon]` as Keras does.
 
     Args:
         y_true: labels in [0, 1], any shape.
@@ -80,9 +84,15 @@ def binary_crossentropy_values(
     [0.6931, 10000.0]
     """
     if from_logits:
-        log1p_exp = ops.log1p(ops.exp(-ops.abs(y_pred))) + ops.relu(-y_pred)
-        weight = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y_true
-        return (1.0 - y_true) * y_pred + weight * log1p_exp
+        z = y_pred
+        nonneg = ops.greater_equal(z, 0.0)
+        # log1p(exp(-|z|)), with the branch at z = 0 chosen like `c` below so
+        # that the two one-sided slopes add up to the true gradient.
+        log1p_exp = ops.log1p(ops.exp(ops.where(nonneg, -z, z)))
+        if pos_weight is None:
+            return log1p_exp + ops.where(nonneg, 1.0 - y_true, -y_true) * z
+        weight = 1.0 + (pos_weight - 1.0) * y_true
+        return weight * log1p_exp + ops.where(nonneg, 1.0 - y_true, -pos_weight * y_true) * z
     epsilon = keras.config.epsilon()
     p = ops.clip(y_pred, epsilon, 1.0 - epsilon)
     positive = y_true * ops.log(p)
@@ -254,3 +264,439 @@ class SafeBCE(ContractLoss):
         config = super().get_config()
         config["pos_weight"] = self.pos_weight
         return config
+
+
+# ---------------------------------------------------------------------------
+# Focal loss and the any-loss wrapper.
+
+
+def _check_focal(name: str, value: Any, low: float, high: float, default: float) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and low <= value <= high):
+        bound = f"in [{low:g}, {high:g}]" if math.isfinite(high) else f">= {low:g}"
+        raise BinaryConfigError(
+            "KB320",
+            f"the focal loss's `{name}` must be a finite number {bound}.",
+            received=f"{name}={value!r}",
+            expected=f"a finite number {bound}",
+            fix=f"keras_binary.SafeFocal({name}={default})",
+        )
+    return float(value)
+
+
+def binary_focal_crossentropy_values(
+    y_true: Any,
+    y_pred: Any,
+    from_logits: bool = False,
+    gamma: float = 2.0,
+    alpha: float = 0.25,
+    apply_class_balancing: bool = False,
+    pos_weight: float | None = None,
+) -> Any:
+    """Element-wise binary focal cross-entropy of canonical tensors.
+
+    The formula is Keras's (`keras.losses.binary_focal_crossentropy`):
+    `loss = (1 - p_t) ** gamma * bce`, with `p_t = y * p + (1 - y) * (1 - p)`,
+    times `y * alpha + (1 - y) * (1 - alpha)` when `apply_class_balancing`.
+    The probability path computes it exactly as Keras does (the cross-entropy
+    clipped to `[epsilon, 1 - epsilon]`, the focal factor unclipped). The
+    logit path never forms a probability: the cross-entropy is
+    `binary_crossentropy_values` on logits, and the focal factor is
+    `exp(gamma * log(1 - p_t))` with
+    `log(1 - p_t) = logaddexp(log(y) + log_sigmoid(-z), log(1 - y) + log_sigmoid(z))`,
+    so loss and gradient stay finite and accurate for any finite logit
+    (Keras's logit path goes through a float32 sigmoid and saturates).
+
+    Args:
+        y_true: labels in [0, 1] (already smoothed), any shape.
+        y_pred: probabilities, or logits when `from_logits=True`, same shape.
+        from_logits: whether `y_pred` holds logits.
+        gamma: the focusing parameter, `>= 0`; `0` gives the cross-entropy.
+        alpha: the weight of class 1 when `apply_class_balancing`.
+        apply_class_balancing: weight class 1 by `alpha`, class 0 by
+            `1 - alpha`.
+        pos_weight: the weight of the positive term of the cross-entropy, or
+            `None` for 1.
+
+    Returns:
+        The loss of each element, shaped like `y_pred`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> loss = binary_focal_crossentropy_values(
+    ...     np.array([1.0, 0.0]), np.array([-10000.0, -10000.0]), True)
+    >>> [round(float(v), 4) for v in keras.ops.convert_to_numpy(loss)]
+    [10000.0, 0.0]
+    """
+    bce = binary_crossentropy_values(y_true, y_pred, from_logits, pos_weight)
+    if from_logits:
+        log_one_minus_pt = ops.logaddexp(
+            ops.log(y_true) + ops.log_sigmoid(-y_pred),
+            ops.log(1.0 - y_true) + ops.log_sigmoid(y_pred),
+        )
+        loss = ops.exp(gamma * log_one_minus_pt) * bce if gamma else bce
+    else:
+        p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+        loss = ops.power(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        loss = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * loss
+    return loss
+
+
+@keras.saving.register_keras_serializable(package="keras_binary")
+class SafeFocal(ContractLoss):
+    """Binary focal cross-entropy that accepts every binary encoding, or says why not.
+
+    The focal loss of [Lin et al., 2018](https://arxiv.org/abs/1708.02002)
+    down-weights easy examples: `loss = (1 - p_t) ** gamma * bce`, where
+    `p_t` is the probability given to the true class. Inputs follow the same
+    shape contract as `SafeBCE`: one probability or logit per example
+    (`(N, 1)` or `(N,)`), or a 2-unit softmax pair (`(N, 2)`); labels `(N,)`,
+    `(N, 1)`, one-hot `(N, 2)`, int, bool or float.
+
+    On inputs that `keras.losses.BinaryFocalCrossentropy` accepts in
+    canonical form the value is Keras's: identical formula on probabilities;
+    on logits the same value up to Keras's own float32 rounding, but finite
+    and accurate for logits up to `|z| = 1e4`, where Keras saturates.
+
+    Args:
+        apply_class_balancing: weight class 1 by `alpha` and class 0 by
+            `1 - alpha`.
+        alpha: float in [0, 1], the class-1 weight of class balancing.
+        gamma: float `>= 0`, the focusing parameter; `0` gives `SafeBCE`.
+        from_logits: whether `y_pred` holds logits (no sigmoid or softmax).
+        label_smoothing: float in [0, 1]; labels are squeezed towards 0.5
+            (before the focal factor and the class weights, as in Keras).
+        pos_weight: weight of the positive term of the cross-entropy, or
+            `None` for 1.
+        multi_label: `True` for Keras's element-wise semantics on `(N, K)`.
+        validate: check label and prediction values while running.
+        reduction: as in `keras.losses.Loss`, default
+            `"sum_over_batch_size"`.
+        name: the loss's name.
+        dtype: the dtype of the computation; `None` for `keras.config.floatx()`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> loss = SafeFocal(gamma=2.0)
+    >>> y_true = np.array([0, 1, 1, 0])
+    >>> y_pair = np.array([[0.9, 0.1], [0.2, 0.8],      # 2-unit softmax
+    ...                    [0.4, 0.6], [0.7, 0.3]])
+    >>> round(float(loss(y_true, y_pair)), 4)
+    0.031
+    >>> round(float(loss(y_true, y_pair[:, 1:])), 4)    # 1-unit sigmoid
+    0.031
+    >>> round(float(SafeFocal(from_logits=True)(np.array([1.0]), np.array([-1e4]))), 1)
+    10000.0
+    """
+
+    def __init__(
+        self,
+        apply_class_balancing: bool = False,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        pos_weight: float | None = None,
+        multi_label: bool = False,
+        validate: bool = True,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "safe_focal",
+        dtype: Any = None,
+    ):
+        super().__init__(
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            multi_label=multi_label,
+            validate=validate,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+        )
+        self.apply_class_balancing = bool(apply_class_balancing)
+        self.alpha = _check_focal("alpha", alpha, 0.0, 1.0, 0.25)
+        self.gamma = _check_focal("gamma", gamma, 0.0, math.inf, 2.0)
+        self.pos_weight = (
+            None if pos_weight is None else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
+        )
+
+    def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
+        return binary_focal_crossentropy_values(
+            y_true,
+            y_pred,
+            from_logits,
+            gamma=self.gamma,
+            alpha=self.alpha,
+            apply_class_balancing=self.apply_class_balancing,
+            pos_weight=self.pos_weight,
+        )
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "apply_class_balancing": self.apply_class_balancing,
+                "alpha": self.alpha,
+                "gamma": self.gamma,
+                "pos_weight": self.pos_weight,
+            }
+        )
+        return config
+
+
+# Losses over a class axis: on one canonical score they compute something
+# that is not a binary loss, silently.
+_MULTICLASS_LOSSES = frozenset(
+    {
+        "CategoricalCrossentropy",
+        "SparseCategoricalCrossentropy",
+        "CategoricalFocalCrossentropy",
+        "CategoricalHinge",
+        "categorical_crossentropy",
+        "sparse_categorical_crossentropy",
+        "categorical_focal_crossentropy",
+        "categorical_hinge",
+    }
+)
+
+
+def _loss_name(fn: Any) -> str:
+    if isinstance(fn, keras.losses.Loss):
+        inner = getattr(fn, "fn", None)  # a LossFunctionWrapper, e.g. from keras.losses.get
+        if type(fn).__name__ == "LossFunctionWrapper" and hasattr(inner, "__name__"):
+            return str(inner.__name__)
+        return type(fn).__name__
+    return str(getattr(fn, "__name__", type(fn).__name__))
+
+
+def _declared_from_logits(fn: Any) -> bool | None:
+    """The `from_logits` a wrapped `Loss` was configured with, if it has one."""
+    if not isinstance(fn, keras.losses.Loss):
+        return None
+    value = getattr(fn, "from_logits", None)
+    if value is None:
+        try:
+            value = fn.get_config().get("from_logits")
+        except NotImplementedError:  # a custom Loss without get_config
+            value = None
+    return None if value is None else bool(value)
+
+
+def _takes_from_logits(fn: Any) -> bool:
+    if isinstance(fn, keras.losses.Loss):
+        return False
+    try:
+        return "from_logits" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+
+
+@keras.saving.register_keras_serializable(package="keras_binary")
+class SafeLossWrapper(ContractLoss):
+    """Any binary loss, behind the shape contract; made by `safe_loss`.
+
+    The wrapped loss receives canonical inputs: `y_true` and `y_pred` both of
+    shape `(M, 1)` (M examples, or M elements when the predictions have
+    leading axes beyond the batch, e.g. pixels), float labels in [0, 1], and
+    one score per example:
+
+    - `from_logits=False`: a probability. A softmax pair gives `p1`.
+    - `from_logits=True`: a logit. A pair of logits gives `z1 - z0`, the
+      logit of `p1` (`softmax([z0, z1])[1] == sigmoid(z1 - z0)`).
+
+    So a loss written for a 1-unit sigmoid (or 1-unit logit) model works
+    unchanged on a 2-unit softmax model and with any label encoding. Its
+    per-example values are reduced by this wrapper (sample weights,
+    `reduction`) exactly as Keras reduces its own losses, so
+    `safe_loss(keras.losses.X())` equals `keras.losses.X()` on canonical
+    inputs.
+
+    Args:
+        fn: a `keras.losses.Loss` instance, or a function
+            `fn(y_true, y_pred)` returning one loss per example (as Keras's
+            loss functions do). A function that takes a `from_logits`
+            argument gets the wrapper's `from_logits`.
+        from_logits: whether the model emits logits. `None` takes the
+            wrapped loss's own `from_logits` (e.g. of
+            `keras.losses.BinaryCrossentropy(from_logits=True)`), else
+            `False`.
+        validate: check label and prediction values while running.
+        reduction: as in `keras.losses.Loss`; `"auto"` takes the wrapped
+            `Loss`'s reduction, else `"sum_over_batch_size"`.
+        name: the loss's name; `None` gives `"safe_"` + the wrapped name.
+        dtype: the dtype of the computation; `None` for `keras.config.floatx()`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> loss = SafeLossWrapper(keras.losses.Hinge())
+    >>> y_pair = np.array([[0.9, 0.1], [0.2, 0.8]])    # a softmax pair
+    >>> float(loss(np.array([0, 1]), y_pair)) == float(
+    ...     keras.losses.Hinge()(np.array([[0], [1]]), y_pair[:, 1:]))
+    True
+    """
+
+    def __init__(
+        self,
+        fn: Any,
+        from_logits: bool | None = None,
+        validate: bool = True,
+        reduction: str | None = "auto",
+        name: str | None = None,
+        dtype: Any = None,
+    ):
+        fn = _resolve_wrapped_loss(fn)
+        declared = _declared_from_logits(fn)
+        if from_logits is None:
+            from_logits = bool(declared)
+        elif declared is not None and bool(from_logits) != declared:
+            raise BinaryConfigError(
+                "KB324",
+                f"safe_loss was told from_logits={bool(from_logits)}, but the wrapped "
+                f"{_loss_name(fn)} was built with from_logits={declared}.",
+                received=f"safe_loss(..., from_logits={bool(from_logits)}) around {_loss_name(fn)}(from_logits={declared})",
+                expected="one from_logits, saying what the model emits",
+                fix=(
+                    f"keras_binary.safe_loss(keras.losses.{_loss_name(fn)}(from_logits={bool(from_logits)}))"
+                    "  # or leave safe_loss's from_logits unset"
+                ),
+            )
+        if reduction == "auto":
+            reduction = fn.reduction if isinstance(fn, keras.losses.Loss) else "sum_over_batch_size"
+        super().__init__(
+            from_logits=from_logits,
+            validate=validate,
+            reduction=reduction,
+            name=name or f"safe_{getattr(fn, 'name', None) or _loss_name(fn)}",
+            dtype=dtype,
+        )
+        self.fn = fn
+        self._pass_from_logits = _takes_from_logits(fn)
+
+    def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
+        y_true = ops.reshape(y_true, (-1, 1))
+        y_pred = ops.reshape(y_pred, (-1, 1))
+        if self._pass_from_logits:
+            losses = self.fn(y_true, y_pred, from_logits=from_logits)
+        else:
+            if from_logits and not self.from_logits:
+                # TensorFlow handed over the logits behind a sigmoid or softmax
+                # output; the wrapped loss expects probabilities (and Keras's own
+                # losses find these logits again on the sigmoid's result).
+                y_pred = ops.sigmoid(y_pred)
+            call = self.fn.call if isinstance(self.fn, keras.losses.Loss) else self.fn
+            losses = call(y_true, y_pred)
+        losses = ops.convert_to_tensor(losses)
+        if len(losses.shape) == 0:
+            return losses
+        return ops.reshape(losses, (-1,))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("label_smoothing", None)
+        config.pop("multi_label", None)
+        config.update(
+            {
+                "fn": keras.saving.serialize_keras_object(self.fn),
+                "from_logits": self.from_logits,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> SafeLossWrapper:
+        config = dict(config)
+        config["fn"] = keras.saving.deserialize_keras_object(config["fn"])
+        return cls(**config)
+
+
+def _resolve_wrapped_loss(fn: Any) -> Any:
+    if isinstance(fn, str):
+        fn = keras.losses.get(fn)
+    if isinstance(fn, type):
+        name = fn.__name__
+        if fn.__module__.startswith("keras"):
+            name = f"keras.losses.{name}"
+        raise BinaryConfigError(
+            "KB323",
+            f"safe_loss received the class {name}, not a loss: instantiate it first.",
+            received=f"fn={name} (a class)",
+            expected="a keras.losses.Loss instance or a function (y_true, y_pred) -> losses",
+            fix=f"keras_binary.safe_loss({name}())",
+        )
+    if not callable(fn):
+        raise BinaryConfigError(
+            "KB323",
+            f"safe_loss received a {type(fn).__name__}, which is not a loss.",
+            received=f"fn={fn!r}",
+            expected="a keras.losses.Loss instance, a function (y_true, y_pred) -> losses, or a loss name",
+            fix='keras_binary.safe_loss(keras.losses.BinaryCrossentropy())  # or safe_loss("binary_crossentropy")',
+        )
+    name = _loss_name(fn)
+    if name in _MULTICLASS_LOSSES:
+        raise BinaryConfigError(
+            "KB325",
+            f"safe_loss received {name}, a multi-class loss: on one binary score "
+            "it computes something that is not a binary loss.",
+            received=f"fn={name}",
+            expected="a binary loss, e.g. keras.losses.BinaryCrossentropy()",
+            fix="keras_binary.safe_loss(keras.losses.BinaryCrossentropy())  # or keras_binary.SafeBCE()",
+        )
+    return fn
+
+
+def safe_loss(
+    fn_or_loss: Any,
+    from_logits: bool | None = None,
+    validate: bool = True,
+    reduction: str | None = "auto",
+    name: str | None = None,
+    dtype: Any = None,
+) -> SafeLossWrapper:
+    """Wraps any binary loss so that it receives canonical inputs.
+
+    The wrapped loss sees `(y_true, y_pred)` of shape `(M, 1)`: float labels
+    and one score per example, a probability (`from_logits=False`; `p1` of a
+    softmax pair) or a logit (`from_logits=True`; `z1 - z0` of a pair of
+    logits). Shapes that no binary encoding explains raise a coded
+    `BinaryShapeError`; with `validate=True` bad label values raise a coded
+    `BinaryLabelError`. The result is serializable (`get_config`, `.keras`
+    files) when the wrapped loss is: a Keras loss, or a function registered
+    with `keras.saving.register_keras_serializable`.
+
+    Args:
+        fn_or_loss: a `keras.losses.Loss` instance, a loss name such as
+            `"binary_crossentropy"`, or a function `fn(y_true, y_pred)`
+            returning one loss per example.
+        from_logits: whether the model emits logits; `None` takes the
+            wrapped loss's own `from_logits`, else `False`.
+        validate: check label and prediction values while running.
+        reduction: as in `keras.losses.Loss`; `"auto"` takes the wrapped
+            `Loss`'s reduction, else `"sum_over_batch_size"`.
+        name: the loss's name; `None` gives `"safe_"` + the wrapped name.
+        dtype: the dtype of the computation.
+
+    Returns:
+        A `SafeLossWrapper`, a `keras.losses.Loss`.
+
+    Raises:
+        BinaryConfigError: `KB323` for something that is not a loss, `KB324`
+            when `from_logits` contradicts the wrapped loss, `KB325` for a
+            multi-class loss.
+
+    Example:
+
+    >>> import numpy as np
+    >>> loss = safe_loss(keras.losses.BinaryCrossentropy(from_logits=True))
+    >>> pair_logits = np.array([[1.0, -1.0], [-0.5, 2.0]])     # (N, 2) logits
+    >>> value = float(loss(np.array([0, 1]), pair_logits))
+    >>> expected = float(keras.losses.BinaryCrossentropy(from_logits=True)(
+    ...     np.array([[0.0], [1.0]]), np.array([[-2.0], [2.5]])))  # z1 - z0
+    >>> abs(value - expected) < 1e-6
+    True
+    """
+    return SafeLossWrapper(
+        fn_or_loss, from_logits=from_logits, validate=validate, reduction=reduction, name=name, dtype=dtype
+    )

@@ -1,0 +1,171 @@
+"""Data-parallel training on one machine equals single-device training.
+
+- TensorFlow: `tf.distribute.MirroredStrategy` over two logical CPU devices
+  (`tf.config.set_logical_device_configuration`, which must run before
+  TensorFlow starts: hence a subprocess).
+- JAX: `keras.distribution.DataParallel` over two host devices
+  (`XLA_FLAGS=--xla_force_host_platform_device_count=2`, read when JAX
+  starts: hence a subprocess).
+
+A model with `BinaryHead`, compiled with `SafeBCE` (with sample weights) and
+metrics, trains for several SGD steps on the same global batches with one and
+with two devices: the weights agree within 1e-5 and the logged loss and
+metrics within 1e-5. SGD (no momentum, no normalisation of the step) makes a
+wrong loss scale visible: a loss divided twice by the number of replicas
+would halve every update. The head has no dropout and no batch
+normalisation, whose per-replica randomness and statistics differ from
+single-device training by design.
+
+PyTorch: `keras.distribution` has no PyTorch implementation in Keras 3.15
+(there is no `keras/src/backend/torch/distribution_lib.py`), so nothing runs
+in the torch pass.
+
+This file is also the subprocess's program:
+`python tests/test_distributed.py tensorflow|jax OUT.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SUBPROCESS_TIMEOUT_S = 240
+STEPS, GLOBAL_BATCH, EPOCHS = 3, 8, 2
+
+
+def _data():
+    rng = np.random.default_rng(3)
+    n = STEPS * GLOBAL_BATCH
+    x = rng.normal(size=(n, 3, 3, 4)).astype("float32")
+    y = rng.integers(0, 2, size=n)
+    w = rng.uniform(0.5, 1.5, size=n).astype("float32")
+    return x, y, w
+
+
+def _build_and_train(scope=None) -> dict:
+    """Builds the same model (same initial weights), trains it, returns weights and logs."""
+    import contextlib
+
+    import keras
+
+    import keras_binary as kb
+
+    x, y, w = _data()
+    with scope if scope is not None else contextlib.nullcontext():
+        keras.utils.set_random_seed(11)
+        model = keras.Sequential([keras.Input((3, 3, 4)), kb.BinaryHead(hidden_units=(6,), pooling="avgmax")])
+        rng = np.random.default_rng(5)
+        model.set_weights([rng.normal(scale=0.5, size=v.shape).astype("float32") for v in model.get_weights()])
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.5),
+            loss=kb.SafeBCE(label_smoothing=0.1),
+            metrics=[kb.metrics.AUC(num_thresholds=50), kb.metrics.F1Score(), kb.metrics.BinaryCrossentropy()],
+            weighted_metrics=[kb.metrics.BinaryAccuracy(name="weighted_accuracy")],
+        )
+        history = model.fit(x, y, sample_weight=w, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
+        evaluation = model.evaluate(x, y, batch_size=GLOBAL_BATCH, verbose=0, return_dict=True)
+    return {
+        "weights": [np.asarray(v).tolist() for v in model.get_weights()],
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "evaluate": {k: float(v) for k, v in evaluation.items()},
+    }
+
+
+def run_tensorflow() -> dict:
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    single = _build_and_train()
+    strategy = tf.distribute.MirroredStrategy(devices)
+    distributed = _build_and_train(strategy.scope())
+    return {"replicas": strategy.num_replicas_in_sync, "single": single, "distributed": distributed}
+
+
+def run_jax() -> dict:
+    import jax
+    import keras
+
+    devices = keras.distribution.list_devices("cpu")
+    single = _build_and_train()
+    distribution = keras.distribution.DataParallel(devices=devices)
+    distributed = _build_and_train(distribution.scope())
+    return {"replicas": len(jax.devices()), "mesh": int(np.prod(distribution.device_mesh.shape)), "single": single, "distributed": distributed}
+
+
+# ---------------------------------------------------------------------------
+# The tests.
+
+
+def _env(backend: str) -> dict[str, str]:
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
+    if backend == "jax":
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
+    return env
+
+
+def _subprocess(backend: str, tmp_path: Path) -> dict:
+    env = _env(backend)
+    out = tmp_path / f"{backend}.json"
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), backend, str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as exc:  # subprocess.run has killed it
+        raise AssertionError(f"the {backend} subprocess ran past {SUBPROCESS_TIMEOUT_S} s") from exc
+    assert proc.returncode == 0, f"the {backend} subprocess failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
+    return json.loads(out.read_text())
+
+
+def _assert_same_training(result: dict) -> None:
+    single, distributed = result["single"], result["distributed"]
+    assert len(single["weights"]) == len(distributed["weights"])
+    for i, (a, b) in enumerate(zip(single["weights"], distributed["weights"])):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5, err_msg=f"weight {i}")
+    assert set(single["history"]) == set(distributed["history"])
+    for name, values in single["history"].items():
+        np.testing.assert_allclose(distributed["history"][name], values, rtol=1e-5, atol=1e-5, err_msg=name)
+    for name, value in single["evaluate"].items():
+        np.testing.assert_allclose(distributed["evaluate"][name], value, rtol=1e-5, atol=1e-5, err_msg=name)
+    # The comparison means something: training moved the weights and logged finite values.
+    assert all(np.all(np.isfinite(v)) for v in single["history"].values())
+    assert single["history"]["loss"][0] != single["history"]["loss"][-1]
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_matches_single_device(tmp_path):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.distribute.MirroredStrategy needs the TensorFlow backend; runs in the tensorflow pass")
+    result = _subprocess("tensorflow", tmp_path)
+    assert result["replicas"] == 2
+    _assert_same_training(result)
+
+
+@pytest.mark.slow
+def test_jax_data_parallel_matches_single_device(tmp_path):
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("keras.distribution.DataParallel is implemented for JAX only; runs in the jax pass")
+    result = _subprocess("jax", tmp_path)
+    assert result["replicas"] == 2 and result["mesh"] == 2
+    _assert_same_training(result)
+
+
+if __name__ == "__main__":  # the subprocess: python tests/test_distributed.py BACKEND OUT.json
+    backend, out_path = sys.argv[1], sys.argv[2]
+    result = run_tensorflow() if backend == "tensorflow" else run_jax()
+    Path(out_path).write_text(json.dumps(result))

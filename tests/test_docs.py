@@ -1,0 +1,428 @@
+"""The documentation is checked by running it.
+
+- docs/errors.md, the error catalogue, is checked both ways: every code of
+  `keras_binary.errors.ERROR_CODES` (and every diagnostic code) has a section,
+  every section is a known code, each section's **Wrong** example raises (or,
+  for a diagnostic, reports) exactly its code with the message shown, and its
+  **Fix** example runs.
+- The `python` blocks of every other page under docs/ run, page by page, in
+  one namespace per page (a page reads top to bottom like a script).
+
+Markers, written as HTML comments (invisible on the site) on the line before
+a block, or anywhere in an error section:
+
+- `<!-- no-test: why -->` before a block: the block is not run; each such
+  block is reported as a skipped test with its reason, never silently.
+- `<!-- backend: tensorflow; why -->`: the block (or the whole error section)
+  only runs on that backend; elsewhere it is a skipped test with the reason.
+
+Every block runs with `np`, `keras` and `keras_binary` already imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import pytest
+
+import keras_binary
+from keras_binary.errors import ERROR_CODES, BinaryError
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+CATALOGUE = DOCS / "errors.md"
+BACKEND = keras.backend.backend()
+
+# At most this many `no-test` blocks in all the pages: skipping must stay rare.
+MAX_UNTESTED_BLOCKS = 6
+
+_FENCE = re.compile(r"^```(\w*)\s*$")
+_NO_TEST = re.compile(r"<!--\s*no-test:\s*(.+?)\s*-->")
+_BACKEND = re.compile(r"<!--\s*backend:\s*([\w, ]+?)\s*(?:;\s*(.+?))?\s*-->")
+_CODE = re.compile(r"\b(KB\d{3})\b")
+
+
+class Block(NamedTuple):
+    label: str  # the last line of prose before the block, e.g. "Wrong:"
+    lang: str
+    source: str
+    line: int  # 1-based line of the opening fence
+    no_test: str | None
+    backends: tuple[str, ...]
+    backend_reason: str | None
+
+
+def parse_blocks(text: str) -> list[Block]:
+    """The fenced code blocks of a Markdown text, with their labels and markers."""
+    blocks = []
+    lines = text.splitlines()
+    label, no_test, backends, reason = "", None, (), None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = _FENCE.match(line)
+        if fence and not line.startswith("````"):
+            start = i
+            body = []
+            i += 1
+            while i < len(lines) and lines[i].rstrip() != "```":
+                body.append(lines[i])
+                i += 1
+            blocks.append(Block(label, fence.group(1), "\n".join(body) + "\n", start + 1, no_test, backends, reason))
+            label, no_test, backends, reason = "", None, (), None
+        elif line.strip():
+            marker = _NO_TEST.search(line)
+            backend = _BACKEND.search(line)
+            if marker:
+                no_test = marker.group(1)
+            elif backend:
+                backends = tuple(b.strip() for b in backend.group(1).split(","))
+                reason = backend.group(2)
+            else:
+                label = line.strip()
+        i += 1
+    return blocks
+
+
+def run_block(source: str, namespace: dict | None = None, name: str = "<docs>") -> dict:
+    """Runs a block of Python with np, keras and keras_binary imported."""
+    if namespace is None:
+        namespace = fresh_namespace()
+    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - running the docs is the point
+    return namespace
+
+
+def fresh_namespace() -> dict:
+    return {"np": np, "keras": keras, "keras_binary": keras_binary, "__name__": "__docs__"}
+
+
+# ---------------------------------------------------------------------------
+# The error catalogue.
+
+
+class Section(NamedTuple):
+    code: str
+    text: str
+    line: int
+    blocks: list[Block]
+    backends: tuple[str, ...]
+    backend_reason: str | None
+
+
+def parse_catalogue(text: str) -> dict[str, Section]:
+    sections: dict[str, Section] = {}
+    parts = re.split(r"^## ", text, flags=re.MULTILINE)
+    line = parts[0].count("\n") + 1
+    for part in parts[1:]:
+        title = part.splitlines()[0].strip()
+        if title in sections:
+            raise ValueError(f"docs/errors.md has two sections {title}")
+        marker = _BACKEND.search(part)
+        backends = tuple(b.strip() for b in marker.group(1).split(",")) if marker else ()
+        sections[title] = Section(title, part, line, parse_blocks(part), backends, marker.group(2) if marker else None)
+        line += part.count("\n")
+    return sections
+
+
+SECTIONS = parse_catalogue(CATALOGUE.read_text(encoding="utf-8"))
+
+
+def diagnostic_codes() -> set[str]:
+    """The codes `keras_binary.diagnose` can report, when that module exists."""
+    try:
+        from keras_binary import diagnostics
+    except ImportError:
+        return set()
+    for name in ("DIAGNOSTIC_CODES", "CHECKS", "FINDING_CODES", "CODES"):
+        registry = getattr(diagnostics, name, None)
+        if registry:
+            return {code for code in registry if isinstance(code, str)}
+    return set()
+
+
+def documented_codes() -> set[str]:
+    return set(ERROR_CODES) | diagnostic_codes()
+
+
+def test_every_error_code_has_a_section():
+    missing = sorted(set(ERROR_CODES) - set(SECTIONS))
+    assert not missing, f"codes without a section in docs/errors.md: {missing}"
+
+
+def test_every_diagnostic_code_has_a_section():
+    missing = sorted(diagnostic_codes() - set(SECTIONS))
+    assert not missing, f"diagnostic codes without a section in docs/errors.md: {missing}"
+
+
+def test_every_section_is_a_known_code():
+    unknown = sorted(set(SECTIONS) - documented_codes())
+    assert not unknown, f"sections of docs/errors.md for codes the package does not define: {unknown}"
+
+
+def test_sections_are_in_code_order():
+    codes = list(SECTIONS)
+    assert codes == sorted(codes), "keep the sections of docs/errors.md sorted by code"
+
+
+def _part(section: Section, label: str, lang: str) -> Block:
+    found = [b for b in section.blocks if b.label.rstrip(":").lower() == label.lower()]
+    assert len(found) == 1, f"{section.code}: expected one block after '{label}:', found {len(found)}"
+    block = found[0]
+    assert block.lang == lang, f"{section.code}: the {label} block must be a ```{lang} block"
+    return block
+
+
+def _skip_other_backends(section: Section) -> None:
+    if section.backends and BACKEND not in section.backends:
+        pytest.skip(f"{section.code} runs on {', '.join(section.backends)} only: {section.backend_reason}")
+
+
+def _raised_error(exc: BaseException) -> tuple[str | None, str]:
+    """The code and the message of the package's error inside `exc`.
+
+    Inside a compiled step a backend may wrap the error (TensorFlow's
+    `InvalidArgumentError`, JAX's `JaxRuntimeError`): the package's error is
+    then found in the exception chain, or its text in the message.
+    """
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BinaryError):
+            return current.code, str(current)
+        current = current.__cause__ or current.__context__
+    text = str(exc)
+    match = re.search(r"(KB\d{3}): ", text)
+    if not match:
+        return None, text
+    return match.group(1), text[match.start() :]
+
+
+def _reported(namespace: dict) -> tuple[list[str], str] | None:
+    """The codes and the text of a diagnostic report left in `report`."""
+    report = namespace.get("report")
+    if report is None or not hasattr(report, "findings"):
+        return None
+    codes = [getattr(f, "code", None) for f in report.findings]
+    return codes, str(report)
+
+
+def _check_message(code: str, shown: str, actual: str) -> None:
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert lines, f"{code}: the Message block is empty"
+    actual_lines = actual.splitlines()
+    first = lines[0].strip()
+    if first.startswith(code):
+        # An error: the first lines must be identical.
+        assert actual_lines and actual_lines[0].strip() == first, (
+            f"{code}: the message's first line differs from docs/errors.md\n"
+            f"  docs:   {first}\n  actual: {actual_lines[0] if actual_lines else ''}"
+        )
+    else:
+        assert first in actual, f"{code}: {first!r} is not in the report:\n{actual}"
+    for line in lines[1:]:
+        assert line.strip() in actual, f"{code}: the message has no line {line.strip()!r}:\n{actual}"
+
+
+@pytest.mark.parametrize("code", sorted(SECTIONS))
+def test_section_has_wrong_message_fix(code):
+    section = SECTIONS[code]
+    _part(section, "Wrong", "python")
+    _part(section, "Message", "text")
+    _part(section, "Fix", "python")
+    assert code in ERROR_CODES or code in diagnostic_codes()
+
+
+@pytest.mark.parametrize("code", sorted(SECTIONS))
+def test_wrong_example_raises_its_code(code):
+    section = SECTIONS[code]
+    _skip_other_backends(section)
+    wrong = _part(section, "Wrong", "python")
+    shown = _part(section, "Message", "text").source
+    namespace = fresh_namespace()
+    try:
+        run_block(wrong.source, namespace, f"docs/errors.md:{code}:wrong")
+    except Exception as exc:  # noqa: BLE001 - any exception is inspected below
+        raised, message = _raised_error(exc)
+        assert raised == code, f"the Wrong example of {code} raised {raised or type(exc).__name__}:\n{exc}"
+        _check_message(code, shown, message)
+        return
+    reported = _reported(namespace)
+    assert reported is not None, f"the Wrong example of {code} neither raised nor left a diagnostic `report`"
+    codes, text = reported
+    assert code in codes, f"the Wrong example of {code} reported {codes}, not {code}"
+    _check_message(code, shown, text)
+
+
+@pytest.mark.parametrize("code", sorted(SECTIONS))
+def test_fix_example_runs(code):
+    section = SECTIONS[code]
+    _skip_other_backends(section)
+    fix = _part(section, "Fix", "python")
+    namespace = run_block(fix.source, fresh_namespace(), f"docs/errors.md:{code}:fix")
+    reported = _reported(namespace)
+    if reported is not None:
+        codes, _ = reported
+        assert code not in codes, f"the Fix example of {code} still reports {code}"
+
+
+# ---------------------------------------------------------------------------
+# The other pages: their python blocks run.
+
+
+def _pages() -> list[Path]:
+    return sorted(p for p in DOCS.glob("*.md") if p != CATALOGUE)
+
+
+def _page_blocks(page: Path) -> list[Block]:
+    return [b for b in parse_blocks(page.read_text(encoding="utf-8")) if b.lang == "python"]
+
+
+def _is_output(block: Block) -> bool:
+    label = block.label.lower()
+    return block.lang == "text" and (label.endswith("prints:") or label == "output:")
+
+
+PAGES = _pages()
+UNTESTED = [
+    (page, block)
+    for page in PAGES
+    for block in parse_blocks(page.read_text(encoding="utf-8"))
+    if (block.lang == "python" or _is_output(block)) and (block.no_test or (block.backends and BACKEND not in block.backends))
+]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_python_blocks_run(page):
+    """Runs a page's python blocks in order; checks each `text` block they print.
+
+    A ```text block whose preceding line ends with "prints:" (or is
+    "Output:") shows what the python blocks before it print: each of its
+    lines must appear in their captured output.
+    """
+    namespace = fresh_namespace()
+    ran = 0
+    printed = io.StringIO()
+    for block in parse_blocks(page.read_text(encoding="utf-8")):
+        skipped = block.no_test or (block.backends and BACKEND not in block.backends)
+        if block.lang == "python" and not skipped:  # skipped ones: test_untested_block
+            try:
+                with contextlib.redirect_stdout(printed):
+                    run_block(block.source, namespace, f"{page.name}:{block.line}")
+            except Exception as exc:
+                raise AssertionError(f"docs/{page.name}, the block at line {block.line} failed: {exc!r}") from exc
+            ran += 1
+        elif _is_output(block) and not skipped:
+            output = printed.getvalue()
+            for line in block.source.splitlines():
+                assert line.strip() in output, (
+                    f"docs/{page.name}:{block.line} shows {line.strip()!r}, which the code does not print:\n{output}"
+                )
+            printed = io.StringIO()
+    if ran == 0:
+        pytest.skip(f"docs/{page.name} has no python block to run")
+
+
+@pytest.mark.parametrize(
+    "page,block", UNTESTED, ids=[f"{p.name}:{b.line}" for p, b in UNTESTED] if UNTESTED else None
+)
+def test_untested_block(page, block):
+    if block.no_test:
+        pytest.skip(f"docs/{page.name}:{block.line} is marked no-test: {block.no_test}")
+    pytest.skip(f"docs/{page.name}:{block.line} runs on {', '.join(block.backends)} only: {block.backend_reason}")
+
+
+def test_few_blocks_are_untested():
+    marked = [(p.name, b.line) for p, b in UNTESTED if b.no_test]
+    assert len(marked) <= MAX_UNTESTED_BLOCKS, f"too many no-test blocks in docs/: {marked}"
+
+
+def test_markers_give_a_reason():
+    for page in PAGES + [CATALOGUE]:
+        for block in parse_blocks(page.read_text(encoding="utf-8")):
+            if block.backends:
+                assert block.backend_reason, f"docs/{page.name}:{block.line}: say why, `<!-- backend: X; why -->`"
+    for section in SECTIONS.values():
+        if section.backends:
+            assert section.backend_reason, f"docs/errors.md {section.code}: say why, `<!-- backend: X; why -->`"
+
+
+# ---------------------------------------------------------------------------
+# The site's structure.
+
+
+def test_every_page_is_in_the_navigation():
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"([\w./-]+\.md)\b", config))
+    pages = {p.name for p in DOCS.glob("*.md")}
+    assert pages - listed == set(), f"pages missing from mkdocs.yml's nav: {sorted(pages - listed)}"
+    assert listed - pages == set(), f"mkdocs.yml lists pages that do not exist: {sorted(listed - pages)}"
+
+
+def test_readme_links_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme):
+        if "://" in target:
+            continue
+        assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"
+
+
+# ---------------------------------------------------------------------------
+# The benchmark runner behind docs/benchmarks.md.
+
+
+def _run_all():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_all_parses_results_and_prints_one_table(tmp_path, monkeypatch, capsys):
+    run_all = _run_all()
+    (tmp_path / "fast.py").write_text(
+        "import os, sys\n"
+        "quick = '--quick' in sys.argv\n"
+        "print('warming up')\n"
+        "print(f\"RESULT name=step_{os.environ['KERAS_BACKEND']} ratio={1.5 if quick else 1.01} target=1.03 reference=keras\")\n"
+    )
+    (tmp_path / "_helper.py").write_text("raise SystemExit('helpers are not benchmarks')\n")
+    monkeypatch.setattr(run_all, "HERE", tmp_path)
+    assert run_all.main(["--backends", BACKEND]) == 0
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if f"step_{BACKEND}" in line)
+    assert row.split()[:6] == [BACKEND, "fast.py", f"step_{BACKEND}", "1.010", "1.03", "yes"]
+    # --quick is passed through; --strict fails on a missed target.
+    assert run_all.main(["--backends", BACKEND, "--quick", "--strict"]) == 1
+    assert "1.500" in capsys.readouterr().out
+
+
+def test_run_all_fails_on_a_broken_benchmark(tmp_path, monkeypatch, capsys):
+    run_all = _run_all()
+    (tmp_path / "broken.py").write_text("print('no result line')\n")
+    monkeypatch.setattr(run_all, "HERE", tmp_path)
+    assert run_all.main(["--backends", BACKEND]) == 1
+    assert "broken.py" in capsys.readouterr().err
+
+
+def test_run_all_doctests():
+    import doctest
+
+    result = doctest.testmod(_run_all(), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_benchmark_prints_results():
+    """Each benchmark script follows the RESULT-line convention of run_all.py."""
+    scripts = _run_all().discover()
+    for script in scripts:
+        source = script.read_text(encoding="utf-8")
+        assert "RESULT name=" in source, f"benchmarks/{script.name} prints no `RESULT name=... ratio=... target=...` line"

@@ -1,0 +1,566 @@
+"""keras_binary.metrics: scikit-learn agreement, edge cases, serialization, training.
+
+- Streaming: every metric is updated over several batches of generated data
+  (with sample weights) and compared with scikit-learn (or a float64 NumPy
+  reference where scikit-learn has no such metric) within 1e-4.
+  Probabilities lie on a grid of odd multiples of 1/80: no probability sits
+  on a threshold, a bin edge or 0.5, and every pair of distinct values is
+  separated by one of 201 thresholds, so curve metrics are exact there. One
+  test checks the documented AUC bound on continuous scores.
+- Edge cases: one class, all predictions equal, zero samples, all weights
+  zero give the documented values, never NaN.
+- Serialization: config round trip and a saved `.keras` model.
+- Training: `model.compile(metrics=...)` and a custom loop (tf.function on
+  TensorFlow, `jax.jit` with the stateless API on JAX).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import BACKEND, config_round_trip, saved_model_round_trip, to_numpy
+from sklearn import metrics as skm
+
+import keras
+import keras_binary
+from keras_binary import metrics as kbm
+from keras_binary.errors import BinaryConfigError, BinaryLabelError, BinaryShapeError
+
+NT = 201  # thresholds of the curve metrics: spacing 1/200, finer than the grid
+
+
+def _grid_data(seed: int, n: int = 90, soft: bool = False):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    # Informative but imperfect scores, on the grid (2k + 1) / 80.
+    k = np.clip(np.round(rng.normal(20 + 10 * (2 * y - 1), 10)), 0, 39).astype(int)
+    p = ((2 * k + 1) / 80).astype("float32")
+    w = rng.choice([0.0, 0.5, 1.0, 2.0, 3.0], size=n).astype("float32")
+    return y, p, w
+
+
+def _rate_at_rate(y, p, w, dependent: str, constrained: str, value: float) -> float:
+    """Exact float64 reference of Keras's `XAtY`: max dependent over cuts with constrained >= value."""
+    y, p, w = np.asarray(y, "float64"), np.asarray(p, "float64"), np.asarray(w, "float64")
+    best = 0.0
+    for t in np.concatenate([[-np.inf], np.unique(p)]):
+        pred = p > t
+        tp, fp = np.sum(w * y * pred), np.sum(w * (1 - y) * pred)
+        fn, tn = np.sum(w * y * ~pred), np.sum(w * (1 - y) * ~pred)
+        rates = {
+            "sensitivity": tp / (tp + fn) if tp + fn else 0.0,
+            "specificity": tn / (tn + fp) if tn + fp else 0.0,
+            "precision": tp / (tp + fp) if tp + fp else 0.0,
+        }
+        if rates[constrained] >= value:
+            best = max(best, rates[dependent])
+    return best
+
+
+def _ece(y, p, w, bins: int) -> float:
+    y, p, w = (np.asarray(a, "float64") for a in (y, p, w))
+    idx = np.minimum(np.floor(p * bins).astype(int), bins - 1)
+    gap = sum(abs(np.sum((w * y)[idx == b]) - np.sum((w * p)[idx == b])) for b in range(bins))
+    return gap / np.sum(w) if np.sum(w) else 0.0
+
+
+def _hard(p, t=0.5):
+    return (np.asarray(p) > t).astype(int)
+
+
+# name -> (factory, reference(y, p, w)).
+SKLEARN_CASES = {
+    "BinaryAccuracy": (kbm.BinaryAccuracy, lambda y, p, w: skm.accuracy_score(y, _hard(p), sample_weight=w)),
+    "BinaryAccuracy_t0.3": (
+        lambda: kbm.BinaryAccuracy(threshold=0.3),
+        lambda y, p, w: skm.accuracy_score(y, _hard(p, 0.3), sample_weight=w),
+    ),
+    "Precision": (kbm.Precision, lambda y, p, w: skm.precision_score(y, _hard(p), sample_weight=w, zero_division=0)),
+    "Recall": (kbm.Recall, lambda y, p, w: skm.recall_score(y, _hard(p), sample_weight=w, zero_division=0)),
+    "Recall_t0.7": (
+        lambda: kbm.Recall(threshold=0.7),
+        lambda y, p, w: skm.recall_score(y, _hard(p, 0.7), sample_weight=w, zero_division=0),
+    ),
+    "F1Score": (kbm.F1Score, lambda y, p, w: skm.f1_score(y, _hard(p), sample_weight=w, zero_division=0)),
+    "FBetaScore": (
+        lambda: kbm.FBetaScore(beta=2.0),
+        lambda y, p, w: skm.fbeta_score(y, _hard(p), beta=2.0, sample_weight=w, zero_division=0),
+    ),
+    "AUC_ROC": (lambda: kbm.AUC(num_thresholds=NT), lambda y, p, w: skm.roc_auc_score(y, p, sample_weight=w)),
+    "AUC_PR_step": (
+        lambda: kbm.AUC(num_thresholds=NT, curve="PR", summation_method="step"),
+        lambda y, p, w: skm.average_precision_score(y, p, sample_weight=w),
+    ),
+    "MatthewsCorrelation": (
+        kbm.MatthewsCorrelation,
+        lambda y, p, w: skm.matthews_corrcoef(y, _hard(p), sample_weight=w),
+    ),
+    "BalancedAccuracy": (
+        kbm.BalancedAccuracy,
+        lambda y, p, w: skm.balanced_accuracy_score(y, _hard(p), sample_weight=w),
+    ),
+    "Specificity": (
+        kbm.Specificity,
+        lambda y, p, w: skm.recall_score(y, _hard(p), pos_label=0, sample_weight=w, zero_division=0),
+    ),
+    "BinaryCrossentropy": (
+        kbm.BinaryCrossentropy,
+        lambda y, p, w: skm.log_loss(y, np.asarray(p, "float64"), sample_weight=w, labels=[0, 1]),
+    ),
+    "SensitivityAtSpecificity": (
+        lambda: kbm.SensitivityAtSpecificity(0.7, num_thresholds=NT),
+        lambda y, p, w: _rate_at_rate(y, p, w, "sensitivity", "specificity", 0.7),
+    ),
+    "SpecificityAtSensitivity": (
+        lambda: kbm.SpecificityAtSensitivity(0.8, num_thresholds=NT),
+        lambda y, p, w: _rate_at_rate(y, p, w, "specificity", "sensitivity", 0.8),
+    ),
+    "PrecisionAtRecall": (
+        lambda: kbm.PrecisionAtRecall(0.6, num_thresholds=NT),
+        lambda y, p, w: _rate_at_rate(y, p, w, "precision", "sensitivity", 0.6),
+    ),
+    "RecallAtPrecision": (
+        lambda: kbm.RecallAtPrecision(0.75, num_thresholds=NT),
+        lambda y, p, w: _rate_at_rate(y, p, w, "sensitivity", "precision", 0.75),
+    ),
+    "ECE": (lambda: kbm.ECE(num_bins=10), lambda y, p, w: _ece(y, p, w, 10)),
+}
+
+
+def _stream(metric, y, p, w, splits=(0, 25, 55, None)):
+    """Updates `metric` batch by batch, each batch in a different label encoding."""
+    encodings = [
+        lambda a: a,  # int (N,)
+        lambda a: a.reshape(-1, 1).astype("float32"),  # float (N, 1)
+        lambda a: np.eye(2, dtype="int32")[a],  # one-hot
+    ]
+    for i, (lo, hi) in enumerate(zip(splits[:-1], splits[1:])):
+        metric.update_state(encodings[i % 3](y[lo:hi]), p[lo:hi].reshape(-1, 1), sample_weight=w[lo:hi])
+    return float(to_numpy(metric.result()))
+
+
+@pytest.mark.parametrize("name", sorted(SKLEARN_CASES))
+def test_streaming_matches_sklearn(name):
+    make, reference = SKLEARN_CASES[name]
+    for seed in (0, 1):
+        y, p, w = _grid_data(seed)
+        metric = make()
+        got = _stream(metric, y, p, w)
+        np.testing.assert_allclose(got, reference(y, p, w), atol=1e-4, rtol=0, err_msg=f"{name}, seed {seed}")
+        # reset_state really resets: a second pass gives the same value.
+        metric.reset_state()
+        assert _stream(metric, y, p, w) == pytest.approx(got, abs=1e-6)
+
+
+def test_auc_on_continuous_scores_is_within_its_documented_bound():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(rng.normal(0.5 + 0.15 * (2 * y - 1), 0.2), 0, 1).astype("float32")
+    n = 1000
+    metric = kbm.AUC(num_thresholds=n)
+    metric.update_state(y[:200], p[:200])
+    metric.update_state(y[200:], p[200:])
+    exact = skm.roc_auc_score(y, p)
+    bucket = np.ceil(p.astype("float64") * (n - 1))
+    same = np.mean(bucket[y == 1][:, None] == bucket[y == 0][None, :])
+    bound = 0.5 * same + 1e-5
+    assert bound < 5e-3  # the bound itself is small: the test is not vacuous
+    assert abs(float(to_numpy(metric.result())) - exact) <= bound
+
+
+def test_soft_labels_count_as_expected_confusion_matrix():
+    y = np.array([0.2, 0.9, 0.5, 1.0, 0.0], "float32")
+    p = np.array([0.7, 0.8, 0.3, 0.1, 0.6], "float32")
+    # Reference: every example duplicated as a positive of weight y and a negative of weight 1 - y.
+    y2 = np.concatenate([np.ones(5), np.zeros(5)]).astype(int)
+    p2 = np.concatenate([p, p])
+    w2 = np.concatenate([y, 1 - y])
+    for name in ("Precision", "Recall", "F1Score", "MatthewsCorrelation", "BalancedAccuracy", "AUC_ROC", "ECE"):
+        make, reference = SKLEARN_CASES[name]
+        metric = make()
+        metric.update_state(y, p)
+        expected = reference(y2, p2, w2) if name != "ECE" else _ece(y, p, np.ones(5), 10)
+        assert float(to_numpy(metric.result())) == pytest.approx(expected, abs=1e-5), name
+
+
+# ---------------------------------------------------------------------------
+# Edge cases: defined values, no NaN.
+
+ALL_METRICS = {
+    "BinaryAccuracy": kbm.BinaryAccuracy,
+    "Precision": kbm.Precision,
+    "Recall": kbm.Recall,
+    "AUC": kbm.AUC,
+    "AUC_PR": lambda: kbm.AUC(curve="PR"),
+    "AUC_PR_step": lambda: kbm.AUC(curve="PR", summation_method="step"),
+    "F1Score": kbm.F1Score,
+    "FBetaScore": lambda: kbm.FBetaScore(beta=0.5),
+    "SensitivityAtSpecificity": lambda: kbm.SensitivityAtSpecificity(0.5),
+    "SpecificityAtSensitivity": lambda: kbm.SpecificityAtSensitivity(0.5),
+    "PrecisionAtRecall": lambda: kbm.PrecisionAtRecall(0.5),
+    "RecallAtPrecision": lambda: kbm.RecallAtPrecision(0.5),
+    "BinaryCrossentropy": kbm.BinaryCrossentropy,
+    "MatthewsCorrelation": kbm.MatthewsCorrelation,
+    "BalancedAccuracy": kbm.BalancedAccuracy,
+    "Specificity": kbm.Specificity,
+    "ECE": kbm.ECE,
+}
+
+# The value each metric reports when it has seen no (weighted) example.
+EMPTY = dict.fromkeys(ALL_METRICS, 0.0)
+
+P4 = np.array([[0.9], [0.8], [0.3], [0.6]], "float32")
+
+
+@pytest.mark.parametrize("name", sorted(ALL_METRICS))
+def test_no_samples_and_zero_weights_give_zero(name):
+    metric = ALL_METRICS[name]()
+    assert float(to_numpy(metric.result())) == EMPTY[name]
+    metric.update_state(np.zeros((0,), "float32"), np.zeros((0, 1), "float32"))
+    assert float(to_numpy(metric.result())) == EMPTY[name]
+    metric.update_state(np.array([1, 0, 1, 1]), P4, sample_weight=np.zeros(4, "float32"))
+    assert float(to_numpy(metric.result())) == EMPTY[name]
+
+
+# Only positives, predictions [0.9, 0.8, 0.3, 0.6] at threshold 0.5: tp=3, fn=1.
+ONE_CLASS_POSITIVE = {
+    "BinaryAccuracy": 0.75,
+    "Precision": 1.0,
+    "Recall": 0.75,
+    "AUC": 0.0,  # no negatives: FPR is 0 everywhere (Keras's convention), sklearn raises
+    "AUC_PR": 1.0,
+    "AUC_PR_step": 1.0,
+    "F1Score": 6 / 7,
+    "FBetaScore": 1.25 * 3 / (1.25 * 3 + 0.25),
+    "SensitivityAtSpecificity": 0.0,  # specificity is 0/0 -> 0 everywhere: no threshold reaches 0.5
+    "SpecificityAtSensitivity": 0.0,
+    "PrecisionAtRecall": 1.0,
+    "RecallAtPrecision": 1.0,
+    "BinaryCrossentropy": float(np.mean(-np.log(P4[:, 0].astype("float64")))),
+    "MatthewsCorrelation": 0.0,
+    "BalancedAccuracy": 0.75,
+    "Specificity": 0.0,
+    "ECE": float(np.mean(1 - P4[:, 0].astype("float64"))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_METRICS))
+def test_one_class_only_is_defined(name):
+    metric = ALL_METRICS[name]()
+    metric.update_state(np.ones(4), P4)
+    got = float(to_numpy(metric.result()))
+    assert np.isfinite(got)
+    assert got == pytest.approx(ONE_CLASS_POSITIVE[name], abs=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_METRICS))
+def test_all_predictions_equal_is_defined(name):
+    metric = ALL_METRICS[name]()
+    y = np.array([1, 0, 1, 0, 0])
+    metric.update_state(y, np.full((5, 1), 0.5, "float32"))
+    got = float(to_numpy(metric.result()))
+    assert np.isfinite(got)
+    # One threshold class: every prediction is negative at 0.5 (strictly greater).
+    expected = {
+        "BinaryAccuracy": 0.6,
+        "Precision": 0.0,
+        "Recall": 0.0,
+        "F1Score": 0.0,
+        "FBetaScore": 0.0,
+        "MatthewsCorrelation": 0.0,
+        "BalancedAccuracy": 0.5,
+        "Specificity": 1.0,
+        "AUC": 0.5,
+        "ECE": 0.1,
+        "BinaryCrossentropy": float(np.log(2.0)),
+    }
+    if name in expected:
+        assert got == pytest.approx(expected[name], abs=1e-5)
+
+
+def test_one_class_balanced_accuracy_matches_sklearn():
+    y = np.zeros(5, int)
+    p = np.array([0.1, 0.7, 0.2, 0.3, 0.9], "float32")
+    metric = kbm.BalancedAccuracy()
+    metric.update_state(y, p)
+    with pytest.warns(UserWarning):
+        expected = skm.balanced_accuracy_score(y, _hard(p))
+    assert float(to_numpy(metric.result())) == pytest.approx(expected, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Shapes, weights, options.
+
+
+def test_per_pixel_outputs_with_per_image_weights():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (3, 4, 5))
+    p = rng.choice((2 * np.arange(40) + 1) / 80, (3, 4, 5, 1)).astype("float32")
+    w = np.array([1.0, 0.0, 2.0], "float32")
+    metric = kbm.F1Score()
+    metric.update_state(y, p, sample_weight=w)
+    flat_w = np.repeat(w, 20)
+    expected = skm.f1_score(y.ravel(), _hard(p.ravel()), sample_weight=flat_w)
+    assert float(to_numpy(metric.result())) == pytest.approx(expected, abs=1e-5)
+
+
+def test_multi_label_pools_all_outputs():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, (6, 3))
+    p = rng.uniform(0, 1, (6, 3)).astype("float32")
+    w = rng.uniform(0, 1, 6).astype("float32")
+    for make in (kbm.Recall, kbm.MatthewsCorrelation, kbm.ECE):
+        pooled, flat = make(multi_label=True), make()
+        pooled.update_state(y, p, sample_weight=w)
+        flat.update_state(y.ravel(), p.ravel(), sample_weight=np.repeat(w, 3))
+        assert float(to_numpy(pooled.result())) == pytest.approx(float(to_numpy(flat.result())), abs=1e-6)
+
+
+def test_sample_weight_of_the_wrong_shape_is_kb120():
+    with pytest.raises(BinaryShapeError) as info:
+        kbm.Recall().update_state(np.array([0, 1, 1]), np.array([[0.2], [0.7], [0.9]]), sample_weight=np.ones(4))
+    assert info.value.code == "KB120"
+    assert "sample_weight=np.ones(len(y_true))" in str(info.value)
+
+
+def test_shape_errors_of_the_contract():
+    with pytest.raises(BinaryShapeError) as info:
+        kbm.AUC().update_state(np.array([0, 1]), np.zeros((2, 1000), "float32"))
+    assert info.value.code == "KB102"
+    assert "include_top=False" in str(info.value)
+
+
+def test_labels_in_1_2_are_kb202_and_validate_false_skips_the_check():
+    y, p = np.array([1, 2, 2, 1]), np.array([[0.1], [0.8], [0.7], [0.3]])
+    with pytest.raises(BinaryLabelError) as info:
+        kbm.BinaryAccuracy().update_state(y, p)
+    assert info.value.code == "KB202"
+    assert "y = y - 1" in str(info.value)
+    kbm.BinaryAccuracy(validate=False).update_state(y, p)  # no check, no error
+
+
+def test_logits_passed_as_probabilities_are_kb205():
+    with pytest.raises(BinaryLabelError) as info:
+        kbm.Precision().update_state(np.array([0, 1]), np.array([[-2.0], [3.0]]))
+    assert info.value.code == "KB205"
+
+
+@pytest.mark.parametrize(
+    "make,code,fix",
+    [
+        (lambda: kbm.Precision(threshold=1.5), "KB321", "threshold=0.5"),
+        (lambda: kbm.F1Score(threshold=float("nan")), "KB321", "threshold=0.5"),
+        (lambda: kbm.SensitivityAtSpecificity(2.0), "KB321", "specificity=0.5"),
+        (lambda: kbm.FBetaScore(beta=0.0), "KB321", "beta=1.0"),
+        (lambda: kbm.AUC(num_thresholds=1), "KB322", "num_thresholds=200"),
+        (lambda: kbm.ECE(num_bins=0), "KB322", "num_bins=15"),
+        (lambda: kbm.PrecisionAtRecall(0.5, num_thresholds=0), "KB322", "num_thresholds=200"),
+        (lambda: kbm.AUC(curve="DET"), "KB326", "summation_method='step'"),
+        (lambda: kbm.AUC(summation_method="step"), "KB326", "curve='PR'"),
+    ],
+)
+def test_config_errors(make, code, fix):
+    with pytest.raises(BinaryConfigError) as info:
+        make()
+    assert info.value.code == code
+    assert fix in str(info.value)
+
+
+# ---------------------------------------------------------------------------
+# Serialization.
+
+CONFIGURED = {
+    "BinaryAccuracy": lambda: kbm.BinaryAccuracy(threshold=0.3, from_logits=True, name="acc"),
+    "Precision": lambda: kbm.Precision(threshold=0.7, validate=False),
+    "Recall": lambda: kbm.Recall(threshold=0.2, multi_label=True),
+    "AUC": lambda: kbm.AUC(num_thresholds=50, curve="PR", summation_method="step", from_logits=True),
+    "AUC_thresholds": lambda: kbm.AUC(thresholds=[0.25, 0.5, 0.75], name="auc_given_thresholds"),
+    "F1Score": lambda: kbm.F1Score(threshold=0.4),
+    "FBetaScore": lambda: kbm.FBetaScore(beta=2.0, threshold=0.6),
+    "SensitivityAtSpecificity": lambda: kbm.SensitivityAtSpecificity(0.8, num_thresholds=50),
+    "SpecificityAtSensitivity": lambda: kbm.SpecificityAtSensitivity(0.7, num_thresholds=60),
+    "PrecisionAtRecall": lambda: kbm.PrecisionAtRecall(0.6, num_thresholds=70),
+    "RecallAtPrecision": lambda: kbm.RecallAtPrecision(0.9, num_thresholds=80),
+    "BinaryCrossentropy": lambda: kbm.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+    "MatthewsCorrelation": lambda: kbm.MatthewsCorrelation(threshold=0.3),
+    "BalancedAccuracy": lambda: kbm.BalancedAccuracy(from_logits=True),
+    "Specificity": lambda: kbm.Specificity(threshold=0.55),
+    "ECE": lambda: kbm.ECE(num_bins=7),
+}
+
+
+def test_every_public_metric_is_covered():
+    assert {n.split("_")[0] for n in CONFIGURED} == set(kbm.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURED))
+def test_config_round_trip(name):
+    metric = CONFIGURED[name]()
+    clone = config_round_trip(metric)
+    assert type(clone) is type(metric)
+    assert clone.get_config() == metric.get_config()
+    y, p, w = _grid_data(5, 40)
+    z = np.log(p / (1 - p)).reshape(-1, 1)
+    scores = z if metric.from_logits else p.reshape(-1, 1)
+    if metric.get_config()["multi_label"]:
+        y, scores, w = y.reshape(-1, 4), scores.reshape(-1, 4), w.reshape(-1, 4)[:, 0]
+    metric.update_state(y, scores, sample_weight=w)
+    clone.update_state(y, scores, sample_weight=w)
+    assert float(to_numpy(clone.result())) == pytest.approx(float(to_numpy(metric.result())), abs=1e-7)
+
+
+def test_saved_model_keeps_every_metric():
+    y, p, _ = _grid_data(2, 32)
+    x = np.stack([p, 1 - p], axis=1).astype("float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(
+        optimizer="sgd",
+        loss=keras_binary.SafeBCE(),
+        # Recall is configured with multi_label=True, which (N, 2) outputs do not fit.
+        metrics=[make() for name, make in sorted(CONFIGURED.items()) if name != "Recall"] + [kbm.Recall()],
+    )
+    before = model.evaluate(x, y, verbose=0, return_dict=True)
+    loaded = saved_model_round_trip(model)
+    after = loaded.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(before) == set(after)
+    assert len(before) == len(CONFIGURED) + 1  # every metric, plus the loss
+    for key in before:
+        assert after[key] == pytest.approx(before[key], abs=1e-6), key
+
+
+# ---------------------------------------------------------------------------
+# Training: compile and custom loops.
+
+
+def _toy(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0).astype("int32")
+    return x, y
+
+
+@pytest.mark.parametrize("units,activation", [(1, "sigmoid"), (2, "softmax"), (1, None)])
+def test_compile_metrics_match_standalone_metrics(units, activation):
+    x, y = _toy()
+    from_logits = activation is None
+    factories = [
+        lambda: kbm.AUC(from_logits=from_logits),
+        lambda: kbm.F1Score(from_logits=from_logits),
+        lambda: kbm.MatthewsCorrelation(from_logits=from_logits),
+        lambda: kbm.ECE(from_logits=from_logits),
+    ]
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units, activation=activation)])
+    model.compile(
+        optimizer="adam", loss=keras_binary.SafeBCE(from_logits=from_logits), metrics=[f() for f in factories]
+    )
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    result = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    predictions = model.predict(x, batch_size=48, verbose=0)
+    for make in factories:
+        metric = make()
+        metric.update_state(y, predictions)
+        assert result[metric.name] == pytest.approx(float(to_numpy(metric.result())), abs=1e-5), metric.name
+
+
+def _reference_values(factories, y, outputs):
+    values = []
+    for make in factories:
+        metric = make()
+        metric.update_state(y, outputs)
+        values.append(float(to_numpy(metric.result())))
+    return values
+
+
+CUSTOM_LOOP_METRICS = [
+    lambda: kbm.BinaryAccuracy(),
+    lambda: kbm.AUC(num_thresholds=50),
+    lambda: kbm.BalancedAccuracy(),
+    lambda: kbm.ECE(num_bins=5),
+    lambda: kbm.BinaryCrossentropy(),
+]
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.function training loop")
+def test_custom_training_loop_tensorflow():
+    import tensorflow as tf
+
+    x, y = _toy()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    loss_fn = keras_binary.SafeBCE()
+    optimizer = keras.optimizers.SGD(0.1)
+    metrics = [make() for make in CUSTOM_LOOP_METRICS]
+
+    @tf.function
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            out = model(xb, training=True)
+            loss = loss_fn(yb, out)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        for metric in metrics:
+            metric.update_state(yb, out)
+        return loss
+
+    outputs = []
+    for i in range(0, 48, 16):
+        before = model(x[i : i + 16])
+        train_step(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16]))
+        outputs.append(np.asarray(before))
+    assert train_step.experimental_get_tracing_count() == 1
+    expected = _reference_values(CUSTOM_LOOP_METRICS, y, np.concatenate(outputs))
+    got = [float(to_numpy(m.result())) for m in metrics]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="jax.jit training loop with the stateless API")
+def test_custom_training_loop_jax():
+    import jax
+
+    x, y = _toy()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    loss_fn = keras_binary.SafeBCE()
+    metrics = [make() for make in CUSTOM_LOOP_METRICS]
+
+    def compute_loss(trainable, non_trainable, xb, yb):
+        out, non_trainable = model.stateless_call(trainable, non_trainable, xb, training=True)
+        return loss_fn(yb, out), (out, non_trainable)
+
+    grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
+
+    @jax.jit
+    def train_step(state, xb, yb):
+        trainable, non_trainable, metric_vars = state
+        (_, (out, non_trainable)), grads = grad_fn(trainable, non_trainable, xb, yb)
+        trainable = [v - 0.1 * g for v, g in zip(trainable, grads)]
+        metric_vars = [m.stateless_update_state(mv, yb, out) for m, mv in zip(metrics, metric_vars)]
+        return trainable, non_trainable, metric_vars
+
+    state = (
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+        [[v.value for v in m.variables] for m in metrics],
+    )
+    outputs = []
+    for i in range(0, 48, 16):
+        trainable, non_trainable, _ = state
+        outputs.append(np.asarray(model.stateless_call(trainable, non_trainable, x[i : i + 16])[0]))
+        state = train_step(state, x[i : i + 16], y[i : i + 16])
+    expected = _reference_values(CUSTOM_LOOP_METRICS, y, np.concatenate(outputs))
+    got = [float(to_numpy(m.stateless_result(mv))) for m, mv in zip(metrics, state[2])]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="a coded error raised from inside jax.jit")
+def test_bad_labels_inside_jit_raise_the_coded_error():
+    import jax
+
+    metric = kbm.Recall()
+
+    @jax.jit
+    def update(metric_vars, yb, pb):
+        return metric.stateless_update_state(metric_vars, yb, pb)
+
+    variables = [v.value for v in metric.variables]
+    with pytest.raises(Exception, match="KB202"):
+        out = update(variables, np.array([1.0, 2.0]), np.array([[0.2], [0.7]], "float32"))
+        jax.block_until_ready(out)
