@@ -93,7 +93,9 @@ def parse_results(text: str, backend: str, script: str) -> list[Result]:
 
 def discover(only: str | None = None) -> list[Path]:
     """The benchmark scripts: every `benchmarks/*.py` but this one and `_*.py`."""
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_"))
+    scripts = sorted(
+        p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_")
+    )
     if only:
         scripts = [p for p in scripts if re.search(only, p.name)]
     return scripts
@@ -174,10 +176,10 @@ def format_table(results: list[Result], markdown: bool = False) -> str:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(x).ljust(w) for x, w in zip(header, widths)).rstrip()]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=False)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip() for row in rows]
+    lines += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join(lines)
 
 
@@ -186,15 +188,21 @@ def main(argv: list[str] | None = None) -> int:
         description="Run every benchmark of keras_binary and print one table of ratios against plain Keras.",
         epilog="Example: python benchmarks/run_all.py --quick --backends tensorflow,jax --markdown",
     )
-    parser.add_argument("--quick", action="store_true", help="pass --quick to every benchmark (fewer repetitions)")
+    parser.add_argument(
+        "--quick", action="store_true", help="pass --quick to every benchmark (fewer repetitions)"
+    )
     parser.add_argument(
         "--backends",
         default=os.environ.get("KERAS_BACKEND", "tensorflow"),
         help="comma-separated Keras backends to run on (default: $KERAS_BACKEND or tensorflow)",
     )
-    parser.add_argument("--only", help="run only the benchmarks whose file name matches this regular expression")
+    parser.add_argument(
+        "--only", help="run only the benchmarks whose file name matches this regular expression"
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per benchmark run")
-    parser.add_argument("--markdown", action="store_true", help="print the table in Markdown (for docs/benchmarks.md)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table in Markdown (for docs/benchmarks.md)"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results and the machine to FILE")
     parser.add_argument("--strict", action="store_true", help="exit with 1 when a figure misses its target")
     args = parser.parse_args(argv)
@@ -232,13 +240,18 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results, markdown=args.markdown))
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"machine": info, "quick": args.quick, "results": [r._asdict() for r in results]}, indent=2)
+            json.dumps(
+                {"machine": info, "quick": args.quick, "results": [r._asdict() for r in results]}, indent=2
+            )
         )
     for failure in failures:
         print(f"\nFAILED: {failure}", file=sys.stderr)
     missed = [r for r in results if r.ok is False]
     if missed:
-        print(f"\n{len(missed)} figure(s) miss their target: " + ", ".join(f"{r.backend}/{r.name}" for r in missed))
+        print(
+            f"\n{len(missed)} figure(s) miss their target: "
+            + ", ".join(f"{r.backend}/{r.name}" for r in missed)
+        )
     if failures:
         return 1
     return 1 if (args.strict and missed) else 0

@@ -18,14 +18,36 @@ testable and fast; `canonicalize` applies a plan with `keras.ops`.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import functools
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import numpy as np
 from keras import ops
 
-from keras_binary.errors import BinaryShapeError
+from keras_binary.errors import BinaryError, BinaryShapeError
 
 Shape = tuple  # a static shape: ints, or None for unknown dimensions
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _autograph_transparent(fn: _F) -> _F:
+    """Lets the package's errors leave a `tf.function` as they are.
+
+    TensorFlow's autograph rewrites exceptions raised while tracing into a
+    `StagingError` unless they carry `ag_pass_through`; with it, `model.fit`
+    raises the coded `BinaryShapeError` itself. Harmless on other backends.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BinaryError as err:
+            err.ag_pass_through = True
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 
@@ -120,6 +142,7 @@ def _check_dims(
         )
 
 
+@_autograph_transparent
 def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False) -> Layout:
     """Decides how to canonicalise labels and predictions of static shapes.
 
@@ -243,6 +266,7 @@ def _plan_elementwise(t: Shape, p: Shape) -> Layout:
     return Layout("elementwise", False, "plain", p)
 
 
+@_autograph_transparent
 def static_shape(x: Any) -> Shape:
     """Returns the static shape of a tensor or array as a tuple.
 
@@ -267,6 +291,7 @@ def static_shape(x: Any) -> Shape:
     return tuple(None if d is None else int(d) for d in shape)
 
 
+@_autograph_transparent
 def check_numeric(x: Any, name: str) -> None:
     """Rejects strings, objects and ragged tensors before they reach a backend.
 
@@ -318,6 +343,7 @@ class Canonical(NamedTuple):
     keras_logits: bool = False
 
 
+@_autograph_transparent
 def canonical_pair(
     y_true: Any,
     y_pred: Any,
@@ -380,6 +406,7 @@ def _is_numeric(dtype: Any) -> bool:
     return any(kind in name for kind in ("float", "int", "bool"))
 
 
+@_autograph_transparent
 def canonicalize(y_true: Any, y_pred: Any, from_logits: bool = False, multi_label: bool = False):
     """Brings binary labels and predictions to one canonical, rank-1 form.
 

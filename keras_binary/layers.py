@@ -509,12 +509,35 @@ class BinaryHead(keras.layers.Layer):
     # Stacking check -------------------------------------------------------
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Checked here, not in `call`: Keras re-raises errors from `call` as
+        # RuntimeError, which would lose the coded error class.
         inputs = args[0] if args else kwargs.get("inputs")
         if not self.allow_classifier_input:
             source = _classifier_source(inputs)
             if source is not None:
                 raise _stacking_error(*source, tuple(inputs.shape))
+        mask = kwargs.get("mask")
+        if mask is None:
+            mask = getattr(inputs, "_keras_mask", None)  # as keras.src.backend.get_keras_mask
+        if mask is not None:
+            self._check_mask(tuple(inputs.shape), tuple(mask.shape))
         return super().__call__(*args, **kwargs)
+
+    def _check_mask(self, shape: tuple, mask_shape: tuple) -> None:
+        axes = self._pooled_axes(len(shape))
+        if not axes:
+            return  # (N, F) inputs are not pooled; a mask has nothing to act on
+        expected = (shape[0], shape[axes[0]])
+        ok = len(mask_shape) == 2 and all(a is None or b is None or a == b for a, b in zip(mask_shape, expected))
+        if not ok:
+            raise BinaryShapeError(
+                "KB114",
+                "the input carries a mask the head cannot apply: only sequence masks "
+                "(N, T) over the first pooled axis are supported.",
+                received=f"input shape {_fmt(shape)}, mask shape {_fmt(mask_shape)}",
+                expected=f"a mask of shape {_fmt(expected)}",
+                fix="pool the masked axes yourself before the head, or drop the mask (mask_zero=False)",
+            )
 
     # Computation ----------------------------------------------------------
 
@@ -532,16 +555,8 @@ class BinaryHead(keras.layers.Layer):
         return ops.concatenate([ops.mean(x, axis=axes), ops.max(x, axis=axes)], axis=-1)
 
     def _masked_pool(self, x: Any, mask: Any, axes: tuple[int, ...]) -> Any:
-        # The mask covers the first pooled axis (time); the others are pooled first.
-        time_axis = axes[0]
-        if len(mask.shape) != 2:
-            raise BinaryShapeError(
-                "KB114",
-                "the input carries a mask the head cannot apply: only sequence masks (N, T) are supported.",
-                received=f"input shape {_fmt(tuple(x.shape))}, mask shape {_fmt(tuple(mask.shape))}",
-                expected=f"a mask of shape {_fmt((x.shape[0], x.shape[time_axis]))}",
-                fix="pool the masked axes yourself before the head, or drop the mask (mask_zero=False)",
-            )
+        # The mask (N, T) covers the first pooled axis (checked in `__call__`);
+        # the other pooled axes are pooled first.
         rest = axes[1:]
         if self.pooling in ("avg", "avgmax"):
             mean_rest = ops.mean(x, axis=rest) if rest else x

@@ -419,7 +419,9 @@ class SafeFocal(ContractLoss):
         self.alpha = _check_focal("alpha", alpha, 0.0, 1.0, 0.25)
         self.gamma = _check_focal("gamma", gamma, 0.0, math.inf, 2.0)
         self.pos_weight = (
-            None if pos_weight is None else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
+            None
+            if pos_weight is None
+            else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
         )
 
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:

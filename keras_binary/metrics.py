@@ -105,7 +105,12 @@ def _check_count(name: str, value: Any, minimum: int, example: int) -> int:
 
 
 def _fmt(shape: tuple) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def _leading_shape(canonical: Canonical, y_pred: Any) -> Any:
@@ -131,7 +136,7 @@ def _flat_weights(sample_weight: Any, canonical: Canonical, y_pred: Any, dtype: 
         weights = ops.squeeze(weights, axis=-1)
         shape = shape[:-1]
     mismatch = len(shape) > len(leading) or any(
-        a is not None and b is not None and a not in (1, b) for a, b in zip(shape, leading)
+        a is not None and b is not None and a not in (1, b) for a, b in zip(shape, leading, strict=False)
     )
     if mismatch:
         raise BinaryShapeError(
@@ -429,11 +434,19 @@ class AUC(_KerasConfusionMetric, keras.metrics.AUC):
     ):
         curve_name = str(curve).upper()
         method = str(summation_method).lower()
-        if curve_name not in _CURVES or method not in _SUMMATIONS or (method == "step" and curve_name != "PR"):
+        if (
+            curve_name not in _CURVES
+            or method not in _SUMMATIONS
+            or (method == "step" and curve_name != "PR")
+        ):
             raise BinaryConfigError(
                 "KB326",
                 "unknown AUC curve or summation method"
-                + (" (summation_method='step' is average precision: curve='PR' only)." if method == "step" else "."),
+                + (
+                    " (summation_method='step' is average precision: curve='PR' only)."
+                    if method == "step"
+                    else "."
+                ),
                 received=f"curve={curve!r}, summation_method={summation_method!r}",
                 expected=f"curve in {_CURVES}, summation_method in {_SUMMATIONS}",
                 fix="AUC(curve='PR', summation_method='step')  # average precision",
@@ -758,7 +771,12 @@ class ConfusionMatrixMetric(ContractMetric, keras.metrics.Metric):
         self.true_negatives.assign_add(ops.sum(negative * (1.0 - predicted)))
 
     def reset_state(self) -> None:
-        for variable in (self.true_positives, self.false_positives, self.true_negatives, self.false_negatives):
+        for variable in (
+            self.true_positives,
+            self.false_positives,
+            self.true_negatives,
+            self.false_negatives,
+        ):
             variable.assign(ops.zeros((), dtype=variable.dtype))
 
     def result(self) -> Any:
@@ -807,7 +825,9 @@ class FBetaScore(ConfusionMatrixMetric):
         name: str = "fbeta_score",
         dtype: Any = None,
     ):
-        ok = isinstance(beta, (int, float)) and not isinstance(beta, bool) and math.isfinite(beta) and beta > 0
+        ok = (
+            isinstance(beta, (int, float)) and not isinstance(beta, bool) and math.isfinite(beta) and beta > 0
+        )
         if not ok:
             raise BinaryConfigError(
                 "KB321",
@@ -822,7 +842,9 @@ class FBetaScore(ConfusionMatrixMetric):
     def result(self) -> Any:
         b2 = self.beta * self.beta
         tp = self.true_positives
-        return ops.divide_no_nan((1.0 + b2) * tp, (1.0 + b2) * tp + b2 * self.false_negatives + self.false_positives)
+        return ops.divide_no_nan(
+            (1.0 + b2) * tp, (1.0 + b2) * tp + b2 * self.false_negatives + self.false_positives
+        )
 
     def _settings(self) -> dict:
         return {"beta": self.beta, "threshold": self.threshold}

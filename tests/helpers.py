@@ -32,3 +32,33 @@ def saved_model_round_trip(model):
         path = os.path.join(tmp, "model.keras")
         model.save(path)
         return keras.saving.load_model(path)
+
+
+# float64 references of the package's element-wise losses, on canonical
+# labels `y` and scores `s` (probabilities, or logits with from_logits=True).
+# Probabilities are clipped to float32 [epsilon, 1 - epsilon], as Keras does.
+
+
+def bce_reference(y, s, from_logits=False, pos_weight=None):
+    """Element-wise binary cross-entropy in float64."""
+    y, s = np.asarray(y, "float64"), np.asarray(s, "float64")
+    w = 1.0 if pos_weight is None else pos_weight
+    if from_logits:
+        softplus_neg = np.logaddexp(0.0, -s)  # log(1 + exp(-z)), exact for any finite z
+        return (1.0 - y) * s + (1.0 + (w - 1.0) * y) * softplus_neg
+    eps = float(np.float32(keras.config.epsilon()))
+    p = np.clip(s, eps, float(np.float32(1.0 - keras.config.epsilon())))
+    return -(w * y * np.log(p) + (1.0 - y) * np.log1p(-p))
+
+
+def focal_reference(y, s, from_logits=False, gamma=2.0, alpha=0.25, apply_class_balancing=False):
+    """Element-wise binary focal cross-entropy in float64 (Keras's formula)."""
+    y, s = np.asarray(y, "float64"), np.asarray(s, "float64")
+    if from_logits:  # sigmoid(x) = exp(-log(1 + exp(-x))): no overflow, accurate tails
+        one_minus_pt = y * np.exp(-np.logaddexp(0.0, s)) + (1.0 - y) * np.exp(-np.logaddexp(0.0, -s))
+    else:
+        one_minus_pt = 1.0 - (y * s + (1.0 - y) * (1.0 - s))
+    loss = one_minus_pt**gamma * bce_reference(y, s, from_logits)
+    if apply_class_balancing:
+        loss = (y * alpha + (1.0 - y) * (1.0 - alpha)) * loss
+    return loss

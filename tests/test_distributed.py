@@ -48,8 +48,11 @@ def _data():
     return x, y, w
 
 
-def _build_and_train(scope=None) -> dict:
-    """Builds the same model (same initial weights), trains it, returns weights and logs."""
+def _build_and_train(scope=None, loss_scale: float = 1.0) -> dict:
+    """Builds the same model (same initial weights), trains it, returns weights and logs.
+
+    `loss_scale` != 1 is the control: the error a double scaling would make.
+    """
     import contextlib
 
     import keras
@@ -65,12 +68,15 @@ def _build_and_train(scope=None) -> dict:
         model.compile(
             optimizer=keras.optimizers.SGD(learning_rate=0.5),
             loss=kb.SafeBCE(label_smoothing=0.1),
+            loss_weights=[loss_scale],
             metrics=[kb.metrics.AUC(num_thresholds=50), kb.metrics.F1Score(), kb.metrics.BinaryCrossentropy()],
             weighted_metrics=[kb.metrics.BinaryAccuracy(name="weighted_accuracy")],
         )
         history = model.fit(x, y, sample_weight=w, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
         evaluation = model.evaluate(x, y, batch_size=GLOBAL_BATCH, verbose=0, return_dict=True)
+    sharding = getattr(model.trainable_variables[0].value, "sharding", None)
     return {
+        "variable_devices": len(sharding.device_set) if sharding is not None else 0,
         "weights": [np.asarray(v).tolist() for v in model.get_weights()],
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "evaluate": {k: float(v) for k, v in evaluation.items()},
@@ -86,7 +92,8 @@ def run_tensorflow() -> dict:
     single = _build_and_train()
     strategy = tf.distribute.MirroredStrategy(devices)
     distributed = _build_and_train(strategy.scope())
-    return {"replicas": strategy.num_replicas_in_sync, "single": single, "distributed": distributed}
+    control = _build_and_train(loss_scale=0.5)
+    return {"replicas": strategy.num_replicas_in_sync, "single": single, "distributed": distributed, "control": control}
 
 
 def run_jax() -> dict:
@@ -97,7 +104,14 @@ def run_jax() -> dict:
     single = _build_and_train()
     distribution = keras.distribution.DataParallel(devices=devices)
     distributed = _build_and_train(distribution.scope())
-    return {"replicas": len(jax.devices()), "mesh": int(np.prod(distribution.device_mesh.shape)), "single": single, "distributed": distributed}
+    control = _build_and_train(loss_scale=0.5)
+    return {
+        "replicas": len(jax.devices()),
+        "mesh": int(np.prod(distribution.device_mesh.shape)),
+        "single": single,
+        "distributed": distributed,
+        "control": control,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -141,6 +155,9 @@ def _assert_same_training(result: dict) -> None:
     # The comparison means something: training moved the weights and logged finite values.
     assert all(np.all(np.isfinite(v)) for v in single["history"].values())
     assert single["history"]["loss"][0] != single["history"]["loss"][-1]
+    # ... and a loss scaled by 1/2 (what dividing twice by 2 replicas does) moves them visibly.
+    moved = max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(single["weights"], result["control"]["weights"]))
+    assert moved > 1e-3, moved
 
 
 @pytest.mark.slow
@@ -162,6 +179,7 @@ def test_jax_data_parallel_matches_single_device(tmp_path):
         pytest.skip("keras.distribution.DataParallel is implemented for JAX only; runs in the jax pass")
     result = _subprocess("jax", tmp_path)
     assert result["replicas"] == 2 and result["mesh"] == 2
+    assert result["distributed"]["variable_devices"] == 2  # replicated on both devices
     _assert_same_training(result)
 
 

@@ -74,7 +74,9 @@ def parse_blocks(text: str) -> list[Block]:
             while i < len(lines) and lines[i].rstrip() != "```":
                 body.append(lines[i])
                 i += 1
-            blocks.append(Block(label, fence.group(1), "\n".join(body) + "\n", start + 1, no_test, backends, reason))
+            blocks.append(
+                Block(label, fence.group(1), "\n".join(body) + "\n", start + 1, no_test, backends, reason)
+            )
             label, no_test, backends, reason = "", None, (), None
         elif line.strip():
             marker = _NO_TEST.search(line)
@@ -125,7 +127,9 @@ def parse_catalogue(text: str) -> dict[str, Section]:
             raise ValueError(f"docs/errors.md has two sections {title}")
         marker = _BACKEND.search(part)
         backends = tuple(b.strip() for b in marker.group(1).split(",")) if marker else ()
-        sections[title] = Section(title, part, line, parse_blocks(part), backends, marker.group(2) if marker else None)
+        sections[title] = Section(
+            title, part, line, parse_blocks(part), backends, marker.group(2) if marker else None
+        )
         line += part.count("\n")
     return sections
 
@@ -280,10 +284,6 @@ def _pages() -> list[Path]:
     return sorted(p for p in DOCS.glob("*.md") if p != CATALOGUE)
 
 
-def _page_blocks(page: Path) -> list[Block]:
-    return [b for b in parse_blocks(page.read_text(encoding="utf-8")) if b.lang == "python"]
-
-
 def _is_output(block: Block) -> bool:
     label = block.label.lower()
     return block.lang == "text" and (label.endswith("prints:") or label == "output:")
@@ -294,7 +294,8 @@ UNTESTED = [
     (page, block)
     for page in PAGES
     for block in parse_blocks(page.read_text(encoding="utf-8"))
-    if (block.lang == "python" or _is_output(block)) and (block.no_test or (block.backends and BACKEND not in block.backends))
+    if (block.lang == "python" or _is_output(block))
+    and (block.no_test or (block.backends and BACKEND not in block.backends))
 ]
 
 
@@ -316,7 +317,9 @@ def test_page_python_blocks_run(page):
                 with contextlib.redirect_stdout(printed):
                     run_block(block.source, namespace, f"{page.name}:{block.line}")
             except Exception as exc:
-                raise AssertionError(f"docs/{page.name}, the block at line {block.line} failed: {exc!r}") from exc
+                raise AssertionError(
+                    f"docs/{page.name}, the block at line {block.line} failed: {exc!r}"
+                ) from exc
             ran += 1
         elif _is_output(block) and not skipped:
             output = printed.getvalue()
@@ -335,7 +338,9 @@ def test_page_python_blocks_run(page):
 def test_untested_block(page, block):
     if block.no_test:
         pytest.skip(f"docs/{page.name}:{block.line} is marked no-test: {block.no_test}")
-    pytest.skip(f"docs/{page.name}:{block.line} runs on {', '.join(block.backends)} only: {block.backend_reason}")
+    pytest.skip(
+        f"docs/{page.name}:{block.line} runs on {', '.join(block.backends)} only: {block.backend_reason}"
+    )
 
 
 def test_few_blocks_are_untested():
@@ -347,10 +352,14 @@ def test_markers_give_a_reason():
     for page in PAGES + [CATALOGUE]:
         for block in parse_blocks(page.read_text(encoding="utf-8")):
             if block.backends:
-                assert block.backend_reason, f"docs/{page.name}:{block.line}: say why, `<!-- backend: X; why -->`"
+                assert block.backend_reason, (
+                    f"docs/{page.name}:{block.line}: say why, `<!-- backend: X; why -->`"
+                )
     for section in SECTIONS.values():
         if section.backends:
-            assert section.backend_reason, f"docs/errors.md {section.code}: say why, `<!-- backend: X; why -->`"
+            assert section.backend_reason, (
+                f"docs/errors.md {section.code}: say why, `<!-- backend: X; why -->`"
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -425,4 +434,6 @@ def test_every_benchmark_prints_results():
     scripts = _run_all().discover()
     for script in scripts:
         source = script.read_text(encoding="utf-8")
-        assert "RESULT name=" in source, f"benchmarks/{script.name} prints no `RESULT name=... ratio=... target=...` line"
+        assert "RESULT name=" in source, (
+            f"benchmarks/{script.name} prints no `RESULT name=... ratio=... target=...` line"
+        )

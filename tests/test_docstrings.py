@@ -87,8 +87,8 @@ def test_docstring_examples_run(module, test_name):
     runner = doctest.DocTestRunner(optionflags=flags, verbose=False)
     runner.run(test, out=report.append, clear_globs=True)
     result = runner.summarize(verbose=False)
-    assert result.failed == 0, f"{test_name}: {result.failed} of {result.attempted} examples failed\n" + "".join(
-        report
+    assert result.failed == 0, (
+        f"{test_name}: {result.failed} of {result.attempted} examples failed\n" + "".join(report)
     )
 
 

@@ -93,7 +93,7 @@ CASES = {
     ),
     "KB206": (
         lambda: bce()(np.array([0, 1]), f32([[0.9, 0.8], [0.4, 0.7]])),
-        ["pair sums off by up to 0.7", "do not sum to 1", "BinaryHead(units=2, activation='softmax')"],
+        ["pair sums off by up to 0.7", "does not sum to 1", "BinaryHead(units=2, activation='softmax')"],
     ),
     "KB207": (
         lambda: bce()(np.array([0, 1]), f32([[np.nan], [0.7]])),
@@ -124,7 +124,8 @@ def test_code_raised_with_received_and_fix(code):
 
 
 def test_every_foundation_code_has_a_case():
-    foundation = {f"KB{n}" for n in (*range(101, 110), *range(201, 208), 301)}
+    # KB109 (unknown rank) has tests of its own below.
+    foundation = {f"KB{n}" for n in (*range(101, 109), *range(201, 208), 301)}
     assert foundation <= set(CASES)
     assert set(CASES) <= set(ERROR_CODES)
 

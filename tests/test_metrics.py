@@ -4,9 +4,10 @@
   (with sample weights) and compared with scikit-learn (or a float64 NumPy
   reference where scikit-learn has no such metric) within 1e-4.
   Probabilities lie on a grid of odd multiples of 1/80: no probability sits
-  on a threshold, a bin edge or 0.5, and every pair of distinct values is
-  separated by one of 201 thresholds, so curve metrics are exact there. One
-  test checks the documented AUC bound on continuous scores.
+  on a threshold (i/199), a bin edge (j/15) or 0.5, and every pair of
+  distinct values is separated by one of the default 200 thresholds, so
+  curve metrics are exact there. One test checks the documented AUC bound
+  on continuous scores.
 - Edge cases: one class, all predictions equal, zero samples, all weights
   zero give the documented values, never NaN.
 - Serialization: config round trip and a saved `.keras` model.
@@ -16,20 +17,22 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 from helpers import BACKEND, config_round_trip, saved_model_round_trip, to_numpy
 from sklearn import metrics as skm
 
-import keras
 import keras_binary
 from keras_binary import metrics as kbm
 from keras_binary.errors import BinaryConfigError, BinaryLabelError, BinaryShapeError
 
-NT = 201  # thresholds of the curve metrics: spacing 1/200, finer than the grid
+# Every batch has B elements: under JAX's eager mode each new shape compiles
+# every op again, so the tests share one batch shape.
+B = 32
 
 
-def _grid_data(seed: int, n: int = 90, soft: bool = False):
+def _grid_data(seed: int, n: int = 3 * B):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
     # Informative but imperfect scores, on the grid (2k + 1) / 80.
@@ -75,7 +78,10 @@ SKLEARN_CASES = {
         lambda: kbm.BinaryAccuracy(threshold=0.3),
         lambda y, p, w: skm.accuracy_score(y, _hard(p, 0.3), sample_weight=w),
     ),
-    "Precision": (kbm.Precision, lambda y, p, w: skm.precision_score(y, _hard(p), sample_weight=w, zero_division=0)),
+    "Precision": (
+        kbm.Precision,
+        lambda y, p, w: skm.precision_score(y, _hard(p), sample_weight=w, zero_division=0),
+    ),
     "Recall": (kbm.Recall, lambda y, p, w: skm.recall_score(y, _hard(p), sample_weight=w, zero_division=0)),
     "Recall_t0.7": (
         lambda: kbm.Recall(threshold=0.7),
@@ -86,9 +92,9 @@ SKLEARN_CASES = {
         lambda: kbm.FBetaScore(beta=2.0),
         lambda y, p, w: skm.fbeta_score(y, _hard(p), beta=2.0, sample_weight=w, zero_division=0),
     ),
-    "AUC_ROC": (lambda: kbm.AUC(num_thresholds=NT), lambda y, p, w: skm.roc_auc_score(y, p, sample_weight=w)),
+    "AUC_ROC": (kbm.AUC, lambda y, p, w: skm.roc_auc_score(y, p, sample_weight=w)),
     "AUC_PR_step": (
-        lambda: kbm.AUC(num_thresholds=NT, curve="PR", summation_method="step"),
+        lambda: kbm.AUC(curve="PR", summation_method="step"),
         lambda y, p, w: skm.average_precision_score(y, p, sample_weight=w),
     ),
     "MatthewsCorrelation": (
@@ -108,58 +114,59 @@ SKLEARN_CASES = {
         lambda y, p, w: skm.log_loss(y, np.asarray(p, "float64"), sample_weight=w, labels=[0, 1]),
     ),
     "SensitivityAtSpecificity": (
-        lambda: kbm.SensitivityAtSpecificity(0.7, num_thresholds=NT),
+        lambda: kbm.SensitivityAtSpecificity(0.7),
         lambda y, p, w: _rate_at_rate(y, p, w, "sensitivity", "specificity", 0.7),
     ),
     "SpecificityAtSensitivity": (
-        lambda: kbm.SpecificityAtSensitivity(0.8, num_thresholds=NT),
+        lambda: kbm.SpecificityAtSensitivity(0.8),
         lambda y, p, w: _rate_at_rate(y, p, w, "specificity", "sensitivity", 0.8),
     ),
     "PrecisionAtRecall": (
-        lambda: kbm.PrecisionAtRecall(0.6, num_thresholds=NT),
+        lambda: kbm.PrecisionAtRecall(0.6),
         lambda y, p, w: _rate_at_rate(y, p, w, "precision", "sensitivity", 0.6),
     ),
     "RecallAtPrecision": (
-        lambda: kbm.RecallAtPrecision(0.75, num_thresholds=NT),
+        lambda: kbm.RecallAtPrecision(0.75),
         lambda y, p, w: _rate_at_rate(y, p, w, "sensitivity", "precision", 0.75),
     ),
-    "ECE": (lambda: kbm.ECE(num_bins=10), lambda y, p, w: _ece(y, p, w, 10)),
+    "ECE": (kbm.ECE, lambda y, p, w: _ece(y, p, w, 15)),
 }
 
 
-def _stream(metric, y, p, w, splits=(0, 25, 55, None)):
+def _stream(metric, y, p, w):
     """Updates `metric` batch by batch, each batch in a different label encoding."""
     encodings = [
         lambda a: a,  # int (N,)
         lambda a: a.reshape(-1, 1).astype("float32"),  # float (N, 1)
         lambda a: np.eye(2, dtype="int32")[a],  # one-hot
     ]
-    for i, (lo, hi) in enumerate(zip(splits[:-1], splits[1:])):
-        metric.update_state(encodings[i % 3](y[lo:hi]), p[lo:hi].reshape(-1, 1), sample_weight=w[lo:hi])
+    for i in range(0, len(y), B):
+        batch = slice(i, i + B)
+        metric.update_state(
+            encodings[(i // B) % 3](y[batch]), p[batch].reshape(-1, 1), sample_weight=w[batch]
+        )
     return float(to_numpy(metric.result()))
 
 
 @pytest.mark.parametrize("name", sorted(SKLEARN_CASES))
 def test_streaming_matches_sklearn(name):
     make, reference = SKLEARN_CASES[name]
+    metric = make()
     for seed in (0, 1):
         y, p, w = _grid_data(seed)
-        metric = make()
+        metric.reset_state()  # reset_state really resets: seed 1 starts from nothing
         got = _stream(metric, y, p, w)
         np.testing.assert_allclose(got, reference(y, p, w), atol=1e-4, rtol=0, err_msg=f"{name}, seed {seed}")
-        # reset_state really resets: a second pass gives the same value.
-        metric.reset_state()
-        assert _stream(metric, y, p, w) == pytest.approx(got, abs=1e-6)
 
 
 def test_auc_on_continuous_scores_is_within_its_documented_bound():
     rng = np.random.default_rng(3)
-    y = rng.integers(0, 2, 400)
+    y = rng.integers(0, 2, 12 * B)
     p = np.clip(rng.normal(0.5 + 0.15 * (2 * y - 1), 0.2), 0, 1).astype("float32")
     n = 1000
     metric = kbm.AUC(num_thresholds=n)
-    metric.update_state(y[:200], p[:200])
-    metric.update_state(y[200:], p[200:])
+    for i in range(0, len(y), B):
+        metric.update_state(y[i : i + B], p[i : i + B])
     exact = skm.roc_auc_score(y, p)
     bucket = np.ceil(p.astype("float64") * (n - 1))
     same = np.mean(bucket[y == 1][:, None] == bucket[y == 0][None, :])
@@ -169,17 +176,26 @@ def test_auc_on_continuous_scores_is_within_its_documented_bound():
 
 
 def test_soft_labels_count_as_expected_confusion_matrix():
-    y = np.array([0.2, 0.9, 0.5, 1.0, 0.0], "float32")
-    p = np.array([0.7, 0.8, 0.3, 0.1, 0.6], "float32")
+    rng = np.random.default_rng(4)
+    y = rng.choice([0.0, 0.2, 0.5, 0.9, 1.0], B).astype("float32")
+    _, p, _ = _grid_data(4, B)
     # Reference: every example duplicated as a positive of weight y and a negative of weight 1 - y.
-    y2 = np.concatenate([np.ones(5), np.zeros(5)]).astype(int)
+    y2 = np.concatenate([np.ones(B), np.zeros(B)]).astype(int)
     p2 = np.concatenate([p, p])
     w2 = np.concatenate([y, 1 - y])
-    for name in ("Precision", "Recall", "F1Score", "MatthewsCorrelation", "BalancedAccuracy", "AUC_ROC", "ECE"):
+    for name in (
+        "Precision",
+        "Recall",
+        "F1Score",
+        "MatthewsCorrelation",
+        "BalancedAccuracy",
+        "AUC_ROC",
+        "ECE",
+    ):
         make, reference = SKLEARN_CASES[name]
         metric = make()
         metric.update_state(y, p)
-        expected = reference(y2, p2, w2) if name != "ECE" else _ece(y, p, np.ones(5), 10)
+        expected = reference(y2, p2, w2) if name != "ECE" else _ece(y, p, np.ones(B), 15)
         assert float(to_numpy(metric.result())) == pytest.approx(expected, abs=1e-5), name
 
 
@@ -209,7 +225,8 @@ ALL_METRICS = {
 # The value each metric reports when it has seen no (weighted) example.
 EMPTY = dict.fromkeys(ALL_METRICS, 0.0)
 
-P4 = np.array([[0.9], [0.8], [0.3], [0.6]], "float32")
+_, P, _ = _grid_data(7, B)  # B grid probabilities, some above 0.5, some below
+P = P.reshape(-1, 1)
 
 
 @pytest.mark.parametrize("name", sorted(ALL_METRICS))
@@ -218,51 +235,57 @@ def test_no_samples_and_zero_weights_give_zero(name):
     assert float(to_numpy(metric.result())) == EMPTY[name]
     metric.update_state(np.zeros((0,), "float32"), np.zeros((0, 1), "float32"))
     assert float(to_numpy(metric.result())) == EMPTY[name]
-    metric.update_state(np.array([1, 0, 1, 1]), P4, sample_weight=np.zeros(4, "float32"))
+    metric.update_state(np.ones(B), P, sample_weight=np.zeros(B, "float32"))
     assert float(to_numpy(metric.result())) == EMPTY[name]
 
 
-# Only positives, predictions [0.9, 0.8, 0.3, 0.6] at threshold 0.5: tp=3, fn=1.
-ONE_CLASS_POSITIVE = {
-    "BinaryAccuracy": 0.75,
-    "Precision": 1.0,
-    "Recall": 0.75,
-    "AUC": 0.0,  # no negatives: FPR is 0 everywhere (Keras's convention), sklearn raises
-    "AUC_PR": 1.0,
-    "AUC_PR_step": 1.0,
-    "F1Score": 6 / 7,
-    "FBetaScore": 1.25 * 3 / (1.25 * 3 + 0.25),
-    "SensitivityAtSpecificity": 0.0,  # specificity is 0/0 -> 0 everywhere: no threshold reaches 0.5
-    "SpecificityAtSensitivity": 0.0,
-    "PrecisionAtRecall": 1.0,
-    "RecallAtPrecision": 1.0,
-    "BinaryCrossentropy": float(np.mean(-np.log(P4[:, 0].astype("float64")))),
-    "MatthewsCorrelation": 0.0,
-    "BalancedAccuracy": 0.75,
-    "Specificity": 0.0,
-    "ECE": float(np.mean(1 - P4[:, 0].astype("float64"))),
-}
+def _one_class_expected(p):
+    """Float64 values of every metric when all B labels are positive."""
+    p = p.astype("float64").ravel()
+    tp = float(np.sum(p > 0.5))
+    fn = len(p) - tp
+    return {
+        "BinaryAccuracy": tp / len(p),
+        "Precision": 1.0,
+        "Recall": tp / len(p),
+        "AUC": 0.0,  # no negatives: the FPR is 0 everywhere (Keras's convention); sklearn raises
+        "AUC_PR": 1.0,
+        "AUC_PR_step": 1.0,
+        "F1Score": 2 * tp / (2 * tp + fn),
+        "FBetaScore": 1.25 * tp / (1.25 * tp + 0.25 * fn),
+        "SensitivityAtSpecificity": 0.0,  # specificity is 0/0 -> 0: no threshold reaches 0.5
+        "SpecificityAtSensitivity": 0.0,
+        "PrecisionAtRecall": 1.0,
+        "RecallAtPrecision": 1.0,
+        "BinaryCrossentropy": float(np.mean(-np.log(p))),
+        "MatthewsCorrelation": 0.0,
+        "BalancedAccuracy": tp / len(p),  # the recall of the only class, as sklearn
+        "Specificity": 0.0,
+        "ECE": float(np.mean(1 - p)),
+    }
 
 
 @pytest.mark.parametrize("name", sorted(ALL_METRICS))
 def test_one_class_only_is_defined(name):
+    assert 0 < np.sum(P > 0.5) < B  # the predictions themselves are mixed
     metric = ALL_METRICS[name]()
-    metric.update_state(np.ones(4), P4)
+    metric.update_state(np.ones(B), P)
     got = float(to_numpy(metric.result()))
     assert np.isfinite(got)
-    assert got == pytest.approx(ONE_CLASS_POSITIVE[name], abs=1e-5)
+    assert got == pytest.approx(_one_class_expected(P)[name], abs=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(ALL_METRICS))
 def test_all_predictions_equal_is_defined(name):
     metric = ALL_METRICS[name]()
-    y = np.array([1, 0, 1, 0, 0])
-    metric.update_state(y, np.full((5, 1), 0.5, "float32"))
+    positives = 12
+    y = (np.arange(B) < positives).astype("int32")
+    metric.update_state(y, np.full((B, 1), 0.5, "float32"))
     got = float(to_numpy(metric.result()))
     assert np.isfinite(got)
-    # One threshold class: every prediction is negative at 0.5 (strictly greater).
+    # Every prediction is negative at 0.5 (strictly greater), all in one AUC bucket.
     expected = {
-        "BinaryAccuracy": 0.6,
+        "BinaryAccuracy": (B - positives) / B,
         "Precision": 0.0,
         "Recall": 0.0,
         "F1Score": 0.0,
@@ -271,7 +294,7 @@ def test_all_predictions_equal_is_defined(name):
         "BalancedAccuracy": 0.5,
         "Specificity": 1.0,
         "AUC": 0.5,
-        "ECE": 0.1,
+        "ECE": abs(positives - 0.5 * B) / B,
         "BinaryCrossentropy": float(np.log(2.0)),
     }
     if name in expected:
@@ -294,31 +317,33 @@ def test_one_class_balanced_accuracy_matches_sklearn():
 
 def test_per_pixel_outputs_with_per_image_weights():
     rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, (3, 4, 5))
-    p = rng.choice((2 * np.arange(40) + 1) / 80, (3, 4, 5, 1)).astype("float32")
-    w = np.array([1.0, 0.0, 2.0], "float32")
+    y = rng.integers(0, 2, (2, 4, 4))  # 2 images of 4x4 pixels: B elements
+    p = rng.choice((2 * np.arange(40) + 1) / 80, (2, 4, 4, 1)).astype("float32")
+    w = np.array([2.0, 0.5], "float32")
     metric = kbm.F1Score()
     metric.update_state(y, p, sample_weight=w)
-    flat_w = np.repeat(w, 20)
+    flat_w = np.repeat(w, 16)
     expected = skm.f1_score(y.ravel(), _hard(p.ravel()), sample_weight=flat_w)
     assert float(to_numpy(metric.result())) == pytest.approx(expected, abs=1e-5)
 
 
 def test_multi_label_pools_all_outputs():
     rng = np.random.default_rng(1)
-    y = rng.integers(0, 2, (6, 3))
-    p = rng.uniform(0, 1, (6, 3)).astype("float32")
-    w = rng.uniform(0, 1, 6).astype("float32")
+    y = rng.integers(0, 2, (8, 4))
+    p = rng.uniform(0, 1, (8, 4)).astype("float32")
+    w = rng.uniform(0, 1, 8).astype("float32")
     for make in (kbm.Recall, kbm.MatthewsCorrelation, kbm.ECE):
         pooled, flat = make(multi_label=True), make()
         pooled.update_state(y, p, sample_weight=w)
-        flat.update_state(y.ravel(), p.ravel(), sample_weight=np.repeat(w, 3))
+        flat.update_state(y.ravel(), p.ravel(), sample_weight=np.repeat(w, 4))
         assert float(to_numpy(pooled.result())) == pytest.approx(float(to_numpy(flat.result())), abs=1e-6)
 
 
 def test_sample_weight_of_the_wrong_shape_is_kb120():
     with pytest.raises(BinaryShapeError) as info:
-        kbm.Recall().update_state(np.array([0, 1, 1]), np.array([[0.2], [0.7], [0.9]]), sample_weight=np.ones(4))
+        kbm.Recall().update_state(
+            np.array([0, 1, 1]), np.array([[0.2], [0.7], [0.9]]), sample_weight=np.ones(4)
+        )
     assert info.value.code == "KB120"
     assert "sample_weight=np.ones(len(y_true))" in str(info.value)
 
@@ -373,14 +398,14 @@ CONFIGURED = {
     "BinaryAccuracy": lambda: kbm.BinaryAccuracy(threshold=0.3, from_logits=True, name="acc"),
     "Precision": lambda: kbm.Precision(threshold=0.7, validate=False),
     "Recall": lambda: kbm.Recall(threshold=0.2, multi_label=True),
-    "AUC": lambda: kbm.AUC(num_thresholds=50, curve="PR", summation_method="step", from_logits=True),
+    "AUC": lambda: kbm.AUC(curve="PR", summation_method="step", from_logits=True),
     "AUC_thresholds": lambda: kbm.AUC(thresholds=[0.25, 0.5, 0.75], name="auc_given_thresholds"),
     "F1Score": lambda: kbm.F1Score(threshold=0.4),
     "FBetaScore": lambda: kbm.FBetaScore(beta=2.0, threshold=0.6),
     "SensitivityAtSpecificity": lambda: kbm.SensitivityAtSpecificity(0.8, num_thresholds=50),
-    "SpecificityAtSensitivity": lambda: kbm.SpecificityAtSensitivity(0.7, num_thresholds=60),
-    "PrecisionAtRecall": lambda: kbm.PrecisionAtRecall(0.6, num_thresholds=70),
-    "RecallAtPrecision": lambda: kbm.RecallAtPrecision(0.9, num_thresholds=80),
+    "SpecificityAtSensitivity": lambda: kbm.SpecificityAtSensitivity(0.7),
+    "PrecisionAtRecall": lambda: kbm.PrecisionAtRecall(0.6),
+    "RecallAtPrecision": lambda: kbm.RecallAtPrecision(0.9),
     "BinaryCrossentropy": lambda: kbm.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
     "MatthewsCorrelation": lambda: kbm.MatthewsCorrelation(threshold=0.3),
     "BalancedAccuracy": lambda: kbm.BalancedAccuracy(from_logits=True),
@@ -399,7 +424,7 @@ def test_config_round_trip(name):
     clone = config_round_trip(metric)
     assert type(clone) is type(metric)
     assert clone.get_config() == metric.get_config()
-    y, p, w = _grid_data(5, 40)
+    y, p, w = _grid_data(5, B)
     z = np.log(p / (1 - p)).reshape(-1, 1)
     scores = z if metric.from_logits else p.reshape(-1, 1)
     if metric.get_config()["multi_label"]:
@@ -409,74 +434,56 @@ def test_config_round_trip(name):
     assert float(to_numpy(clone.result())) == pytest.approx(float(to_numpy(metric.result())), abs=1e-7)
 
 
-def test_saved_model_keeps_every_metric():
-    y, p, _ = _grid_data(2, 32)
-    x = np.stack([p, 1 - p], axis=1).astype("float32")
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(
-        optimizer="sgd",
-        loss=keras_binary.SafeBCE(),
-        # Recall is configured with multi_label=True, which (N, 2) outputs do not fit.
-        metrics=[make() for name, make in sorted(CONFIGURED.items()) if name != "Recall"] + [kbm.Recall()],
-    )
-    before = model.evaluate(x, y, verbose=0, return_dict=True)
-    loaded = saved_model_round_trip(model)
-    after = loaded.evaluate(x, y, verbose=0, return_dict=True)
-    assert set(before) == set(after)
-    assert len(before) == len(CONFIGURED) + 1  # every metric, plus the loss
-    for key in before:
-        assert after[key] == pytest.approx(before[key], abs=1e-6), key
-
-
 # ---------------------------------------------------------------------------
-# Training: compile and custom loops.
+# Training: compile (and a saved .keras model), custom loops.
 
 
-def _toy(n=48, seed=0):
+def _toy(n=2 * B, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3)).astype("float32")
     y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0).astype("int32")
     return x, y
 
 
-@pytest.mark.parametrize("units,activation", [(1, "sigmoid"), (2, "softmax"), (1, None)])
-def test_compile_metrics_match_standalone_metrics(units, activation):
+def test_compile_fit_and_saved_model_with_every_metric():
     x, y = _toy()
-    from_logits = activation is None
-    factories = [
-        lambda: kbm.AUC(from_logits=from_logits),
-        lambda: kbm.F1Score(from_logits=from_logits),
-        lambda: kbm.MatthewsCorrelation(from_logits=from_logits),
-        lambda: kbm.ECE(from_logits=from_logits),
-    ]
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units, activation=activation)])
-    model.compile(
-        optimizer="adam", loss=keras_binary.SafeBCE(from_logits=from_logits), metrics=[f() for f in factories]
-    )
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    result = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
-    predictions = model.predict(x, batch_size=48, verbose=0)
-    for make in factories:
-        metric = make()
-        metric.update_state(y, predictions)
-        assert result[metric.name] == pytest.approx(float(to_numpy(metric.result())), abs=1e-5), metric.name
+    # Recall is configured with multi_label=True, which (N, 2) outputs do not fit.
+    factories = [make for name, make in sorted(CONFIGURED.items()) if name != "Recall"] + [kbm.Recall]
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=[make() for make in factories])
+    history = model.fit(x, y, batch_size=B, epochs=1, validation_data=(x, y), verbose=0).history
+    reference = {
+        m.name: float(to_numpy(m.result()))
+        for m in _reference_metrics(factories, y, model.predict(x, verbose=0))
+    }
+    assert len(reference) == len(CONFIGURED)
+    for name, value in reference.items():
+        assert history[f"val_{name}"][-1] == pytest.approx(value, abs=1e-5), name
+    loaded = saved_model_round_trip(model)
+    after = loaded.evaluate(x, y, batch_size=B, verbose=0, return_dict=True)
+    for name, value in reference.items():
+        assert after[name] == pytest.approx(value, abs=1e-5), name
+
+
+def _reference_metrics(factories, y, outputs):
+    metrics = [make() for make in factories]
+    for metric in metrics:
+        for i in range(0, len(y), B):
+            metric.update_state(y[i : i + B], outputs[i : i + B])
+    return metrics
 
 
 def _reference_values(factories, y, outputs):
-    values = []
-    for make in factories:
-        metric = make()
-        metric.update_state(y, outputs)
-        values.append(float(to_numpy(metric.result())))
-    return values
+    return [float(to_numpy(m.result())) for m in _reference_metrics(factories, y, outputs)]
 
 
+# A 1-unit logit model here (the compile test above has a softmax pair).
 CUSTOM_LOOP_METRICS = [
-    lambda: kbm.BinaryAccuracy(),
-    lambda: kbm.AUC(num_thresholds=50),
-    lambda: kbm.BalancedAccuracy(),
-    lambda: kbm.ECE(num_bins=5),
-    lambda: kbm.BinaryCrossentropy(),
+    lambda: kbm.BinaryAccuracy(from_logits=True),
+    lambda: kbm.AUC(from_logits=True),
+    lambda: kbm.BalancedAccuracy(from_logits=True),
+    lambda: kbm.ECE(from_logits=True),
+    lambda: kbm.BinaryCrossentropy(from_logits=True),
 ]
 
 
@@ -485,8 +492,8 @@ def test_custom_training_loop_tensorflow():
     import tensorflow as tf
 
     x, y = _toy()
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
-    loss_fn = keras_binary.SafeBCE()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    loss_fn = keras_binary.SafeBCE(from_logits=True)
     optimizer = keras.optimizers.SGD(0.1)
     metrics = [make() for make in CUSTOM_LOOP_METRICS]
 
@@ -502,9 +509,9 @@ def test_custom_training_loop_tensorflow():
         return loss
 
     outputs = []
-    for i in range(0, 48, 16):
-        before = model(x[i : i + 16])
-        train_step(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16]))
+    for i in range(0, len(y), B):
+        before = model(x[i : i + B])
+        train_step(tf.constant(x[i : i + B]), tf.constant(y[i : i + B]))
         outputs.append(np.asarray(before))
     assert train_step.experimental_get_tracing_count() == 1
     expected = _reference_values(CUSTOM_LOOP_METRICS, y, np.concatenate(outputs))
@@ -517,8 +524,8 @@ def test_custom_training_loop_jax():
     import jax
 
     x, y = _toy()
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
-    loss_fn = keras_binary.SafeBCE()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    loss_fn = keras_binary.SafeBCE(from_logits=True)
     metrics = [make() for make in CUSTOM_LOOP_METRICS]
 
     def compute_loss(trainable, non_trainable, xb, yb):
@@ -531,8 +538,10 @@ def test_custom_training_loop_jax():
     def train_step(state, xb, yb):
         trainable, non_trainable, metric_vars = state
         (_, (out, non_trainable)), grads = grad_fn(trainable, non_trainable, xb, yb)
-        trainable = [v - 0.1 * g for v, g in zip(trainable, grads)]
-        metric_vars = [m.stateless_update_state(mv, yb, out) for m, mv in zip(metrics, metric_vars)]
+        trainable = [v - 0.1 * g for v, g in zip(trainable, grads, strict=True)]
+        metric_vars = [
+            m.stateless_update_state(mv, yb, out) for m, mv in zip(metrics, metric_vars, strict=True)
+        ]
         return trainable, non_trainable, metric_vars
 
     state = (
@@ -541,12 +550,12 @@ def test_custom_training_loop_jax():
         [[v.value for v in m.variables] for m in metrics],
     )
     outputs = []
-    for i in range(0, 48, 16):
+    for i in range(0, len(y), B):
         trainable, non_trainable, _ = state
-        outputs.append(np.asarray(model.stateless_call(trainable, non_trainable, x[i : i + 16])[0]))
-        state = train_step(state, x[i : i + 16], y[i : i + 16])
+        outputs.append(np.asarray(model.stateless_call(trainable, non_trainable, x[i : i + B])[0]))
+        state = train_step(state, x[i : i + B], y[i : i + B])
     expected = _reference_values(CUSTOM_LOOP_METRICS, y, np.concatenate(outputs))
-    got = [float(to_numpy(m.stateless_result(mv))) for m, mv in zip(metrics, state[2])]
+    got = [float(to_numpy(m.stateless_result(mv))) for m, mv in zip(metrics, state[2], strict=True)]
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
