@@ -309,23 +309,35 @@ def check_numeric(x: Any, name: str) -> None:
             f"{name} is a {kind}; binary losses and metrics need dense tensors.",
             received=f"type({name})={kind}",
             expected="a dense float, int or bool tensor",
-            fix=f"{name} = {name}.to_tensor()  # or pad your sequences first",
+            fix=(
+                f"{name} = {name}.to_tensor()  # or pad your sequences first"
+                if "Ragged" in kind
+                else f"{name} = tf.sparse.to_dense({name})"
+            ),
+        )
+    if x is None:
+        raise BinaryShapeError(
+            "KB108",
+            f"{name} is None.",
+            received=f"{name}=None",
+            expected="a float, int or bool tensor",
+            fix="pass labels and predictions, e.g. model.fit(x, y) rather than model.fit(x)",
         )
     dtype = getattr(x, "dtype", None)
-    if dtype is None and isinstance(x, (list, tuple, str, bytes)):
-        try:
+    if dtype is None and not isinstance(x, (bool, int, float, np.number)):
+        try:  # lists, tuples, strings, dicts, ...
             dtype = np.asarray(x).dtype
-        except ValueError:  # ragged nested lists
+        except (ValueError, TypeError):  # ragged nested lists
             dtype = np.dtype(object)
     if dtype is None or _is_numeric(dtype):
         return
     raise BinaryShapeError(
-            "KB108",
-            f"{name} holds non-numeric values (dtype {dtype}).",
-            received=f"{name}.dtype={dtype}",
-            expected="float, int or bool values",
-            fix=f"encode the classes as 0 and 1, e.g. {name} = (np.asarray({name}) == 'positive').astype('float32')",
-        )
+        "KB108",
+        f"{name} holds non-numeric values (dtype {dtype}).",
+        received=f"{name}.dtype={dtype}, type({name})={kind}",
+        expected="float, int or bool values",
+        fix=f"encode the classes as 0 and 1, e.g. {name} = (np.asarray({name}) == 'positive').astype('float32')",
+    )
 
 
 class Canonical(NamedTuple):

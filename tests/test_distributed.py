@@ -93,7 +93,34 @@ def run_tensorflow() -> dict:
     strategy = tf.distribute.MirroredStrategy(devices)
     distributed = _build_and_train(strategy.scope())
     control = _build_and_train(loss_scale=0.5)
-    return {"replicas": strategy.num_replicas_in_sync, "single": single, "distributed": distributed, "control": control}
+    return {
+        "replicas": strategy.num_replicas_in_sync,
+        "single": single,
+        "distributed": distributed,
+        "control": control,
+        "replica_losses": _replica_losses(strategy),
+    }
+
+
+def _replica_losses(strategy) -> dict:
+    """SafeBCE and Keras's BinaryCrossentropy called inside `strategy.run`, each reduction."""
+    import keras
+
+    import keras_binary as kb
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=(8, 1)).astype("float32")
+    p = rng.uniform(0.05, 0.95, size=(8, 1)).astype("float32")
+    out = {}
+    for reduction in ("sum_over_batch_size", "sum"):
+        pair = (kb.SafeBCE(reduction=reduction), keras.losses.BinaryCrossentropy(reduction=reduction))
+        per_replica = strategy.run(lambda: [loss(y, p) for loss in pair])
+        out[reduction] = {
+            "safe": [float(v) for v in strategy.experimental_local_results(per_replica[0])],
+            "keras": [float(v) for v in strategy.experimental_local_results(per_replica[1])],
+            "plain": float(pair[1](y, p)),  # outside the strategy: not scaled
+        }
+    return out
 
 
 def run_jax() -> dict:
@@ -160,15 +187,31 @@ def _assert_same_training(result: dict) -> None:
     assert moved > 1e-3, moved
 
 
-@pytest.mark.slow
-def test_mirrored_strategy_matches_single_device(tmp_path):
+@pytest.fixture(scope="module")
+def tf_result(tmp_path_factory) -> dict:
+    """The TensorFlow subprocess's result, run once for the tests that read it."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("tf.distribute.MirroredStrategy needs the TensorFlow backend; runs in the tensorflow pass")
-    result = _subprocess("tensorflow", tmp_path)
-    assert result["replicas"] == 2
-    _assert_same_training(result)
+    return _subprocess("tensorflow", tmp_path_factory.mktemp("mirrored"))
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_matches_single_device(tf_result):
+    assert tf_result["replicas"] == 2
+    _assert_same_training(tf_result)
+
+
+@pytest.mark.slow
+def test_loss_reduction_under_a_strategy_is_keras_own(tf_result):
+    """Inside `strategy.run`, SafeBCE scales as Keras's losses do: a mean by 1/replicas, a sum not at all."""
+    losses = tf_result["replica_losses"]
+    mean, total = losses["sum_over_batch_size"], losses["sum"]
+    np.testing.assert_allclose(mean["safe"], mean["keras"], rtol=1e-6)
+    np.testing.assert_allclose(mean["safe"], [mean["plain"] / 2] * 2, rtol=1e-6)  # scaled once, not twice
+    np.testing.assert_allclose(total["safe"], total["keras"], rtol=1e-6)
+    np.testing.assert_allclose(total["safe"], [total["plain"]] * 2, rtol=1e-6)
 
 
 @pytest.mark.slow

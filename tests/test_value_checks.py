@@ -1,0 +1,195 @@
+"""Value checks while running (`validate=True`): each invalid batch stops training.
+
+Which exception arrives depends on where the check runs:
+
+- eager calls (any backend): the `BinaryLabelError` itself;
+- TensorFlow, `model.fit` (a `tf.function`): `tf.errors.InvalidArgumentError`
+  whose message contains the code and the whole text;
+- TensorFlow with `jit_compile=True` (XLA cannot call Python): no exception;
+  the loss becomes NaN (and a warning says so when the step is traced);
+- JAX, `model.fit` with `jit_compile=True` (the default): `JaxRuntimeError`
+  carrying the code and the text; with `jit_compile=False`: the
+  `BinaryLabelError` itself.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from keras_binary import BinaryLabelError, SafeBCE
+from keras_binary._value_checks import PAIR_SUM_TOLERANCE
+from tests.helpers import BACKEND, to_numpy
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_session():
+    # Overrides conftest's fixture: its gc.collect() costs ~0.5 s per test on 2 cores.
+    yield
+    keras.backend.clear_session(free_memory=False)
+
+
+N = 16
+X = np.random.default_rng(0).normal(size=(N, 3)).astype("float32")
+Y01 = (X[:, 0] > 0).astype("int32")
+
+
+def model_with(units, activation):
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(units, activation=activation)])
+
+
+# name -> (labels, inputs, units, activation, loss kwargs, code, text in the message)
+INVALID = {
+    "labels {1, 2}": (Y01 + 1, X, 1, "sigmoid", {}, "KB202", "y = y - 1"),
+    "labels {-1, 1}": (2 * Y01 - 1, X, 1, "sigmoid", {}, "KB203", "y = (y + 1) / 2"),
+    "labels 0..3": (np.arange(N) % 4, X, 1, "sigmoid", {}, "KB201", "labels from 0 to 3"),
+    "NaN labels": (np.where(Y01 > 0, np.nan, 0.0), X, 1, "sigmoid", {}, "KB204", "NaN labels"),
+    "logits as probabilities": (Y01, X * 10, 1, None, {}, "KB205", "from_logits=True"),
+    "two sigmoids as a pair": (Y01, X, 2, "sigmoid", {}, "KB206", "does not sum to 1"),
+    "NaN inputs": (Y01, np.where(X > 1, np.nan, X), 1, "sigmoid", {}, "KB207", "NaN or infinite"),
+    "NaN inputs, logits": (Y01, np.where(X > 1, np.nan, X), 1, None, {"from_logits": True}, "KB207", "NaN"),
+}
+
+
+def expected_fit_error():
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.errors.InvalidArgumentError
+    if BACKEND == "jax":
+        import jax
+
+        return jax.errors.JaxRuntimeError
+    return BinaryLabelError
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_invalid_values_stop_fit(name):
+    y, x, units, activation, kwargs, code, text = INVALID[name]
+    model = model_with(units, activation)
+    model.compile(optimizer="sgd", loss=SafeBCE(**kwargs))
+    with pytest.raises(Exception) as info:
+        model.fit(x, y, batch_size=N, epochs=1, verbose=0)
+    assert isinstance(info.value, expected_fit_error()), type(info.value)
+    message = str(info.value)
+    assert f"{code}: " in message and text in message
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_invalid_values_raise_eagerly(name):
+    y, x, units, activation, kwargs, code, text = INVALID[name]
+    model = model_with(units, activation)
+    with pytest.raises(BinaryLabelError) as info:
+        SafeBCE(**kwargs)(y, model(x))
+    assert info.value.code == code and text in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_validate_false_does_not_raise(name):
+    y, x, units, activation, kwargs, code, _ = INVALID[name]
+    value = to_numpy(SafeBCE(validate=False, **kwargs)(y, model_with(units, activation)(x)))
+    assert value.shape == ()
+    if code in ("KB204", "KB207"):
+        assert np.isnan(value)  # NaN in, NaN out: nothing hides it
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX without jit")
+def test_jax_fit_without_jit_raises_the_error_itself():
+    model = model_with(1, "sigmoid")
+    model.compile(optimizer="sgd", loss=SafeBCE(), jit_compile=False)
+    with pytest.raises(BinaryLabelError) as info:
+        model.fit(X, Y01 + 1, batch_size=N, epochs=1, verbose=0)
+    assert info.value.code == "KB202"
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow XLA")
+def test_tensorflow_xla_turns_the_loss_nan():
+    model = model_with(1, "sigmoid")
+    model.compile(optimizer="sgd", loss=SafeBCE(), jit_compile=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(X, Y01 + 1, batch_size=N, epochs=1, verbose=0)
+    assert np.isnan(history.history["loss"][0])
+    assert any("jit_compile=False" in str(w.message) for w in caught)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow XLA")
+def test_tensorflow_xla_valid_labels_are_not_poisoned():
+    model = model_with(1, "sigmoid")
+    model.compile(optimizer="sgd", loss=SafeBCE(), jit_compile=True)
+    eager = to_numpy(SafeBCE()(Y01, model(X)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled = model.evaluate(X, Y01, batch_size=N, verbose=0)
+        history = model.fit(X, Y01, batch_size=N, epochs=1, verbose=0)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+    assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.function")
+def test_check_in_tf_function_with_unknown_batch():
+    import tensorflow as tf
+
+    step = tf.function(
+        SafeBCE().__call__,
+        input_signature=[tf.TensorSpec((None,), tf.float32), tf.TensorSpec((None, 1), tf.float32)],
+    )
+    p = np.full((4, 1), 0.5, "float32")
+    np.testing.assert_allclose(step(np.array([0, 1, 1, 0], "float32"), p).numpy(), np.log(2), rtol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="KB203"):
+        step(np.array([-1, 1, 1, -1], "float32"), p)
+
+
+# --- what must pass ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([0.0, 0.25, 0.5, 1.0], "float32"),  # soft labels
+        np.array([1, 1, 1, 1]),  # one class only
+        np.array([0, 0, 0, 0]),
+        np.array([True, False, True, False]),
+    ],
+)
+def test_valid_labels_pass(y):
+    p = np.array([[0.0], [0.3], [0.7], [1.0]], "float32")  # 0 and 1 are valid probabilities
+    assert np.isfinite(to_numpy(SafeBCE()(y, p)))
+
+
+def test_pair_sum_tolerance_allows_float16_rounding():
+    p1 = np.linspace(0.01, 0.99, 16)
+    pair = np.stack([1 - p1, p1], axis=-1).astype("float16")
+    assert np.abs(pair.astype("float32").sum(-1) - 1).max() < PAIR_SUM_TOLERANCE
+    assert np.isfinite(to_numpy(SafeBCE()(np.arange(16) % 2, pair)))
+    off = pair.astype("float32") + np.float32(PAIR_SUM_TOLERANCE)
+    with pytest.raises(BinaryLabelError, match="KB206"):
+        SafeBCE()(np.arange(16) % 2, off)
+
+
+def test_large_logits_are_valid_with_from_logits():
+    z = np.array([[-1e4], [1e4], [0.0], [30.0]], "float32")
+    assert np.isfinite(to_numpy(SafeBCE(from_logits=True)(np.array([0, 1, 1, 0]), z)))
+
+
+def test_infinite_logits_are_kb207():
+    z = np.array([[-np.inf], [1.0]], "float32")
+    with pytest.raises(BinaryLabelError) as info:
+        SafeBCE(from_logits=True)(np.array([0, 1]), z)
+    assert info.value.code == "KB207"
+
+
+def test_most_specific_code_wins():
+    # NaN labels and logits-as-probabilities at once: the labels are named first.
+    with pytest.raises(BinaryLabelError) as info:
+        SafeBCE()(np.array([np.nan, 1.0], "float32"), np.array([[3.0], [0.5]], "float32"))
+    assert info.value.code == "KB204"
+
+
+def test_message_lists_offending_values():
+    with pytest.raises(BinaryLabelError) as info:
+        SafeBCE()(np.array([0, 7, 1, 0]), np.full((4, 1), 0.5, "float32"))
+    assert "labels from 0 to 7" in str(info.value) and "1 of 4 labels" in str(info.value)
