@@ -18,6 +18,10 @@ the ratio the project promises. Any other `key=value` pairs on the line are
 kept (e.g. `reference=floor`) and shown in the notes column. The table says,
 for every figure, whether it meets its target.
 
+A benchmark that prints no RESULT line is read from its human-readable
+tables instead (a `variant  median ms  ratio  target` header, then one row
+per variant; see `parse_tables`).
+
 Exit status: 0 when every benchmark ran and printed at least one RESULT
 line; 1 when one failed or printed none; with `--strict`, also 1 when a
 figure misses its target.
@@ -91,6 +95,70 @@ def parse_results(text: str, backend: str, script: str) -> list[Result]:
     return results
 
 
+_TABLE_HEADER = re.compile(r"^\s+variant\s+median ms\s+ratio\b")
+_TABLE_ROW = re.compile(
+    r"^\s{2}(?P<name>\S.*?)\s{2,}(?P<ms>\d+\.\d+)\s+(?P<ratio>\d+\.\d+)"
+    r"(?:\s+<=\s*(?P<target>\d+(?:\.\d+)?)\s+\w+)?\s*$"
+)
+
+
+_RATIO_LINE = re.compile(
+    r"^\s*(?P<name>\S+)\s+median ratio (?P<ratio>\d+\.\d+)\s*\([^)]*target <= (?P<target>\d+(?:\.\d+)?)\)"
+)
+
+
+def parse_tables(text: str, backend: str, script: str) -> list[Result]:
+    """Figures from the human-readable tables of a benchmark without RESULT lines.
+
+    A table is a title line (e.g. `(a) training step, ...`), a header
+    `variant  median ms  ratio  target`, then one row per variant:
+    `name  <median ms>  <ratio>  [<= <target> ok|MISSED]`. The first row with
+    ratio 1.000 and no target is the reference; every other row is a figure.
+    A line `<name>  median ratio <ratio> (..., target <= <target>)` is one
+    figure too.
+
+    Example:
+
+    >>> out = "\\n".join([
+    ...     "(a) training step",
+    ...     "  variant          median ms   ratio  target",
+    ...     "  keras BCE            1.337   1.000",
+    ...     "  SafeBCE              1.323   0.990  <= 1.03 ok",
+    ... ])
+    >>> [(r.name, r.ratio, r.target, r.notes) for r in parse_tables(out, "jax", "x.py")]
+    [('(a) SafeBCE', 0.99, 1.03, 'vs keras BCE')]
+    >>> parse_tables("  forward     median ratio 1.004 (ok, target <= 1.02)   plain 2 ms", "jax", "x.py")[0].ratio
+    1.004
+    """
+    results = []
+    title, reference, in_table = "", "", False
+    for line in text.splitlines():
+        single = _RATIO_LINE.match(line)
+        if single:
+            results.append(
+                Result(backend, script, single["name"], float(single["ratio"]), float(single["target"]), "")
+            )
+            continue
+        if _TABLE_HEADER.match(line):
+            in_table, reference = True, ""
+            continue
+        row = _TABLE_ROW.match(line) if in_table else None
+        if row is None:
+            in_table = False
+            if line.strip() and not line.startswith(" "):
+                title = line.strip()
+            continue
+        ratio, target = float(row["ratio"]), row["target"]
+        if not reference and ratio == 1.0 and target is None:
+            reference = row["name"]
+            continue
+        label = re.match(r"\((\w+)\)", title)
+        name = f"({label.group(1)}) {row['name']}" if label else row["name"]
+        notes = f"vs {reference}" if reference else ""
+        results.append(Result(backend, script, name, ratio, None if target is None else float(target), notes))
+    return results
+
+
 def discover(only: str | None = None) -> list[Path]:
     """The benchmark scripts: every `benchmarks/*.py` but this one and `_*.py`."""
     scripts = sorted(
@@ -141,10 +209,15 @@ def _tensorflow_dist() -> str:
     return "tensorflow"
 
 
+def supports_quick(script: Path) -> bool:
+    """Whether a benchmark accepts `--quick` (those that do not run in full)."""
+    return "--quick" in script.read_text(encoding="utf-8")
+
+
 def run_script(script: Path, backend: str, quick: bool, timeout: float) -> tuple[int, str, str, float]:
     """Runs one benchmark in its own process; returns (exit code, stdout, stderr, seconds)."""
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, str(script)] + (["--quick"] if quick else [])
+    command = [sys.executable, str(script)] + (["--quick"] if quick and supports_quick(script) else [])
     start = time.perf_counter()
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
@@ -221,10 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     for backend in backends:
         for script in scripts:
-            print(f"# running {script.name} on {backend}{' --quick' if args.quick else ''} ...", flush=True)
+            quick = " --quick" if args.quick and supports_quick(script) else ""
+            if args.quick and not quick:
+                quick = " (no --quick option: full run)"
+            print(f"# running {script.name} on {backend}{quick} ...", flush=True)
             code, out, err, seconds = run_script(script, backend, args.quick, args.timeout)
             try:
-                found = parse_results(out, backend, script.name)
+                found = parse_results(out, backend, script.name) or parse_tables(out, backend, script.name)
             except ValueError as error:
                 found, code, err = [], code or 1, f"{err}\n{error}"
             if code != 0 or not found:

@@ -44,6 +44,11 @@ from keras import ops
 ErrorFactory = Callable[[np.ndarray], Exception]
 
 
+def _values(stats: Any) -> Any:
+    """The summary tensor: `stats` itself, or what the function `stats` builds."""
+    return stats() if callable(stats) else stats
+
+
 def _in_xla_context() -> bool:
     try:
         import tensorflow as tf
@@ -61,7 +66,7 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
 
     if tf.executing_eagerly():
         if bool(bad):
-            raise make_error(stats.numpy())
+            raise make_error(_values(stats).numpy())
         return None
     if _in_xla_context():
         warnings.warn(
@@ -78,7 +83,7 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
         raise make_error(values.numpy())
 
     def on_bad():
-        tf.py_function(fail, [stats], [])
+        tf.py_function(fail, [_values(stats)], [])
         return tf.constant(True)
 
     tf.cond(bad, on_bad, lambda: tf.constant(False))
@@ -90,17 +95,78 @@ def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
 
     # Under eager autodiff (`jit_compile=False`) the summary may be a
     # linearisation tracer even when `bad` is concrete: read its value only.
-    bad, stats = jax.lax.stop_gradient(bad), jax.lax.stop_gradient(stats)
-    if not isinstance(bad, jax.core.Tracer) and not isinstance(stats, jax.core.Tracer):
+    bad = jax.lax.stop_gradient(bad)
+    if not isinstance(bad, jax.core.Tracer):
         if bool(bad):
-            raise make_error(np.asarray(stats))
+            raise make_error(np.asarray(jax.lax.stop_gradient(_values(stats))))
         return None
 
     def fail(values):
         raise make_error(np.asarray(values))
 
-    jax.lax.cond(bad, lambda s: jax.debug.callback(fail, s), lambda s: None, stats)
+    # The summary is computed in the failing branch only.
+    jax.lax.cond(
+        bad,
+        lambda: jax.debug.callback(fail, jax.lax.stop_gradient(_values(stats))),
+        lambda: None,
+    )
     return None
+
+
+def _in_torch_shape_inference(bad: Any) -> bool:
+    """Whether Keras is only inferring shapes, with stand-in values, on PyTorch.
+
+    Keras's PyTorch `compute_output_spec` (used while a model, its loss and
+    its metrics are built) runs the code on "meta" tensors, which hold no
+    values, and, where an op does not support them, again on tensors of ones
+    inside a symbolic scope. Neither holds the user's data: checking them would
+    fail (meta) or report a softmax pair of ones as `KB206`. TensorFlow and JAX
+    infer shapes by tracing, which never runs the check.
+    """
+    if getattr(getattr(bad, "device", None), "type", None) == "meta":
+        return True
+    try:
+        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+    except ImportError:  # pragma: no cover - a private API: assume real values if it moved
+        return False
+    return bool(in_symbolic_scope())
+
+
+def reduce_max(x: Any, initial: float) -> Any:
+    """`ops.max(x, initial=initial)` over all elements, without a host read.
+
+    Keras's PyTorch `max` and `min` with `initial` fill a tensor with a
+    tensor (`torch.full`), which reads the value on the host: a device-to-host
+    synchronisation on a GPU, and an error on the "meta" device on which
+    Keras infers shapes (it then repeats the call on real tensors).
+    `maximum(max(x), initial)` is what the TensorFlow backend computes anyway;
+    a statically empty `x` keeps Keras's own handling.
+
+    Args:
+        x: a tensor.
+        initial: the result for an empty `x`, and a lower bound otherwise.
+
+    Returns:
+        A scalar tensor.
+    """
+    if 0 in tuple(x.shape):
+        return ops.max(x, initial=initial)
+    return ops.maximum(ops.max(x), initial)
+
+
+def reduce_min(x: Any, initial: float) -> Any:
+    """`ops.min(x, initial=initial)` over all elements, without a host read (see `reduce_max`).
+
+    Args:
+        x: a tensor.
+        initial: the result for an empty `x`, and an upper bound otherwise.
+
+    Returns:
+        A scalar tensor.
+    """
+    if 0 in tuple(x.shape):
+        return ops.min(x, initial=initial)
+    return ops.minimum(ops.min(x), initial)
 
 
 def raise_if(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
@@ -108,7 +174,9 @@ def raise_if(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
 
     Args:
         bad: a scalar bool tensor.
-        stats: a small float tensor handed to `make_error` as NumPy.
+        stats: a small float tensor handed to `make_error` as NumPy, or a
+            function of no arguments that builds it; a function is only
+            traced into (and run in) the branch taken when `bad` is true.
         make_error: builds the exception from the stats.
 
     Returns:
@@ -120,6 +188,8 @@ def raise_if(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
         return _raise_tensorflow(bad, stats, make_error)
     if backend == "jax":
         return _raise_jax(bad, stats, make_error)
+    if _in_torch_shape_inference(bad):
+        return None
     if bool(ops.convert_to_numpy(bad)):
-        raise make_error(ops.convert_to_numpy(stats))
+        raise make_error(ops.convert_to_numpy(_values(stats)))
     return None

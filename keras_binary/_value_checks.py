@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from keras import ops
 
+from keras_binary import _runtime
 from keras_binary._contract import Canonical
 from keras_binary.errors import BinaryLabelError
 
@@ -39,7 +40,11 @@ PAIR_SUM_TOLERANCE = 5e-3
 
 
 def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool = True):
-    """Summarises the values of a canonical batch.
+    """Checks the values of a canonical batch, and says how to summarise them.
+
+    A healthy step pays for one fused pass (a few comparisons and one
+    `all`); the summary of a dozen reductions that the message needs is a
+    function, which `_runtime.raise_if` traces only into the failing branch.
 
     Args:
         canonical: the result of `_contract.canonical_pair`.
@@ -48,72 +53,75 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
 
     Returns:
         A tuple `(bad, stats)`: a scalar bool tensor, true when a check
-        failed, and a float32 vector with the entries named in `STATS`.
+        failed, and a function of no arguments that returns a float32 vector
+        with the entries named in `STATS`.
     """
     # The checks read values only: no gradient flows through them, and under
     # JAX's eager autodiff the summary stays a concrete array.
     y = ops.stop_gradient(ops.cast(canonical.y_true, "float32"))
     s = ops.stop_gradient(ops.cast(canonical.y_pred, "float32"))
-    inf = float("inf")
-
-    y_nan = ops.isnan(y)
-    y_clean = ops.where(y_nan, ops.zeros_like(y), y)
-    label_out = ops.logical_or(y_clean < 0.0, y_clean > 1.0)
-    is_1_2 = ops.logical_or(ops.equal(y, 1.0), ops.equal(y, 2.0))
-    is_m1_1 = ops.logical_or(ops.equal(y, -1.0), ops.equal(y, 1.0))
-
-    # An infinite logit or probability makes the loss NaN as surely as a NaN.
-    s_nan = ops.logical_not(ops.isfinite(s))
-    s_clean = ops.where(s_nan, ops.zeros_like(s), s)
-    zero = ops.zeros((), "float32")
-    if check_probabilities and not canonical.from_logits:
-        pred_out = ops.sum(ops.cast(ops.logical_or(s_clean < 0.0, s_clean > 1.0), "float32"))
-    else:
-        pred_out = zero
+    probabilities = check_probabilities and not canonical.from_logits
     # A pair of probabilities must sum to 1, also when TensorFlow handed over
     # the logits of its activation: those of two sigmoids are no softmax pair.
     raw_probabilities = not canonical.from_logits or canonical.keras_logits
-    if canonical.layout.pred == "pair" and raw_probabilities:
+    check_pair = canonical.layout.pred == "pair" and raw_probabilities
+    pair_sum = None
+    if check_pair:
         raw = ops.stop_gradient(ops.cast(raw_pred, "float32"))
-        pair_sum = ops.take(raw, 0, axis=-1) + ops.take(raw, 1, axis=-1)
-        pair_error = ops.max(ops.abs(ops.where(ops.isnan(pair_sum), 1.0, pair_sum) - 1.0), initial=0.0)
+        pair_sum = ops.reshape(ops.take(raw, 0, axis=-1) + ops.take(raw, 1, axis=-1), (-1,))
+
+    # Comparisons with NaN are false, so NaN (and, for probabilities, inf)
+    # fails every range test below.
+    ok = ops.logical_and(y >= 0.0, y <= 1.0)
+    if probabilities:
+        ok = ops.logical_and(ok, ops.logical_and(s >= 0.0, s <= 1.0))
     else:
-        pair_error = zero
+        # An infinite logit makes the loss NaN as surely as a NaN.
+        ok = ops.logical_and(ok, ops.isfinite(s))
+    if check_pair:
+        ok = ops.logical_and(ok, ops.logical_not(ops.abs(pair_sum - 1.0) > PAIR_SUM_TOLERANCE))
+    bad = ops.logical_not(ops.all(ok))
 
-    def count(mask):
-        return ops.sum(ops.cast(mask, "float32"))
+    def summary():
+        inf = float("inf")
+        y_nan = ops.isnan(y)
+        y_clean = ops.where(y_nan, ops.zeros_like(y), y)
+        label_out = ops.logical_or(y_clean < 0.0, y_clean > 1.0)
+        is_1_2 = ops.logical_or(ops.equal(y, 1.0), ops.equal(y, 2.0))
+        is_m1_1 = ops.logical_or(ops.equal(y, -1.0), ops.equal(y, 1.0))
+        s_nan = ops.logical_not(ops.isfinite(s))
+        s_clean = ops.where(s_nan, ops.zeros_like(s), s)
+        zero = ops.zeros((), "float32")
 
-    n = ops.cast(ops.size(y), "float32")
-    n_1_2 = count(is_1_2)
-    n_m1_1 = count(is_m1_1)
-    stats = ops.stack(
-        [
-            n,
-            count(y_nan),
-            ops.min(y_clean, initial=inf),
-            ops.max(y_clean, initial=-inf),
-            count(label_out),
-            ops.cast(ops.equal(n_1_2, n), "float32"),
-            ops.cast(ops.equal(n_m1_1, n), "float32"),
-            count(s_nan),
-            ops.min(s_clean, initial=inf),
-            ops.max(s_clean, initial=-inf),
-            pred_out,
-            pair_error,
-        ]
-    )
-    bad = ops.any(
-        ops.stack(
+        def count(mask):
+            return ops.sum(ops.cast(mask, "float32"))
+
+        pred_out = count(ops.logical_or(s_clean < 0.0, s_clean > 1.0)) if probabilities else zero
+        if check_pair:
+            pair_error = _runtime.reduce_max(
+                ops.abs(ops.where(ops.isnan(pair_sum), 1.0, pair_sum) - 1.0), 0.0
+            )
+        else:
+            pair_error = zero
+        n = ops.cast(ops.size(y), "float32")
+        return ops.stack(
             [
-                stats[1] > 0,
-                stats[4] > 0,
-                stats[7] > 0,
-                pred_out > 0,
-                pair_error > PAIR_SUM_TOLERANCE,
+                n,
+                count(y_nan),
+                _runtime.reduce_min(y_clean, inf),
+                _runtime.reduce_max(y_clean, -inf),
+                count(label_out),
+                ops.cast(ops.equal(count(is_1_2), n), "float32"),
+                ops.cast(ops.equal(count(is_m1_1), n), "float32"),
+                count(s_nan),
+                _runtime.reduce_min(s_clean, inf),
+                _runtime.reduce_max(s_clean, -inf),
+                pred_out,
+                pair_error,
             ]
         )
-    )
-    return bad, stats
+
+    return bad, summary
 
 
 def _num(v: float) -> str:

@@ -121,15 +121,15 @@ def _check_probabilities(p: Any, pair: bool) -> Any:
     out = ops.sum(ops.cast(ops.logical_or(clean < 0.0, clean > 1.0), "float32"))
     if pair:
         total = ops.take(clean, 0, axis=-1) + ops.take(clean, 1, axis=-1)
-        pair_error = ops.max(ops.abs(total - 1.0), initial=0.0)
+        pair_error = _runtime.reduce_max(ops.abs(total - 1.0), 0.0)
     else:
         pair_error = ops.zeros((), "float32")
     stats = ops.stack(
         [
             ops.cast(ops.size(values), "float32"),
             out,
-            ops.min(clean, initial=float("inf")),
-            ops.max(clean, initial=-float("inf")),
+            _runtime.reduce_min(clean, float("inf")),
+            _runtime.reduce_max(clean, -float("inf")),
             pair_error,
         ]
     )

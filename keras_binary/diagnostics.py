@@ -62,7 +62,7 @@ DIAGNOSTIC_CODES: dict[str, tuple[str, str]] = {
     "KBD010": ("error", "Labels contain NaN"),
     "KBD011": ("error", "Only one class in the labels"),
     "KBD012": ("warning", "Strong class imbalance with nothing to compensate"),
-    "KBD013": ("warning", "Frozen backbone with BatchNormalization not called with training=False"),
+    "KBD013": ("warning", "BatchNormalization of a frozen backbone runs in training mode"),
     "KBD014": ("error", "Input range does not match the backbone's preprocess_input"),
     "KBD015": ("warning", "Sigmoid or softmax output not computed in float32 under mixed precision"),
     "KBD016": ("info", "The output is not binary"),
@@ -576,7 +576,7 @@ def _check_classifier_stacking(ctx: _Context) -> Iterator[Finding]:
             f"the binary head's input is a softmax over {k} classes from layer {layer.name!r}{where}{top}.",
             "a binary head on class probabilities trains without an error, but it learns from K numbers "
             "that sum to 1 instead of the backbone's features: a useless model that plain Keras trains silently.",
-            f"{rebuild}; outputs = keras_binary.BinaryHead()(backbone(inputs, training=False))",
+            f"{rebuild}; outputs = keras_binary.BinaryHead()(backbone(inputs))",
         )
 
 
@@ -692,29 +692,83 @@ def _check_mixed_precision(ctx: _Context) -> Iterator[Finding]:
         )
 
 
-def _check_frozen_batch_norm(ctx: _Context) -> Iterator[Finding]:
+_BN_FIX = (
+    "keep the backbone's BatchNormalization layers frozen, also when you fine-tune: "
+    "for layer in backbone.layers: layer.trainable = layer.trainable and not "
+    "isinstance(layer, keras.layers.BatchNormalization)"
+)
+
+
+def _check_batch_norm_mode(ctx: _Context) -> Iterator[Finding]:
+    """BatchNormalization meant to stay in inference mode that `fit` runs in training mode.
+
+    Measured with Keras 3.15.1 (TensorFlow and JAX): during `fit`, a
+    BatchNormalization layer runs in training mode exactly when the layer
+    itself is trainable. `training=False` recorded in a functional call does
+    not prevent it: the model's `training=True` replaces it (the functional
+    model passes its own `training` to every call; keras-team/keras#20285).
+    So the only robust way to keep a pretrained backbone's statistics is
+    `trainable = False` on its BatchNormalization layers.
+    """
+    reported: set[int] = set()
     for node, owner in _all_nodes(ctx.model):
-        sub = node.operation
-        if not isinstance(sub, keras.Model) or sub.trainable:
-            continue
-        norms = [layer for layer in _sublayers(sub) if isinstance(layer, keras.layers.BatchNormalization)]
+        op = node.operation
         training = node.arguments.kwargs.get("training")
-        if not norms or training is False:
+        if isinstance(op, keras.layers.BatchNormalization):
+            if op.trainable and training is False and id(op) not in reported:
+                reported.add(id(op))
+                yield _finding(
+                    "KBD013",
+                    _layer_where(op, owner),
+                    f"BatchNormalization {op.name!r} is called with training=False but is trainable: "
+                    "fit runs it in training mode anyway.",
+                    _BN_WHY,
+                    f"{op.name}.trainable = False  # a frozen BatchNormalization runs in inference mode",
+                )
             continue
-        called = "with training=True" if training is True else "without training=False"
-        yield _finding(
-            "KBD013",
-            _layer_where(sub, owner),
-            f"the frozen model {sub.name!r} contains {len(norms)} BatchNormalization layer"
-            f"{'s' if len(norms) != 1 else ''} and is called {called}.",
-            "while it is frozen, Keras 3 runs its BatchNormalization layers in inference mode; but when "
-            "you unfreeze it to fine-tune (trainable = True), they switch to training mode, normalise "
-            "with the statistics of each small batch and overwrite the pretrained moving statistics, "
-            "which wrecks the pretrained features in the first epochs.",
-            f"call the backbone in inference mode in a functional model: features = {sub.name}(inputs, training=False)"
-            if re.fullmatch(r"[A-Za-z_]\w*", sub.name)
-            else "call the backbone in inference mode in a functional model: features = backbone(inputs, training=False)",
-        )
+        if not isinstance(op, keras.Model):
+            continue
+        layers = list(_sublayers(op))
+        live = [
+            layer
+            for layer in layers
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable and id(layer) not in reported
+        ]
+        if not live:
+            continue
+        frozen = [
+            layer
+            for layer in layers
+            if not layer.trainable and layer.weights and not isinstance(layer, (keras.layers.BatchNormalization, keras.Model))
+        ]
+        names = ", ".join(repr(layer.name) for layer in live[:3]) + (", ..." if len(live) > 3 else "")
+        count = f"{len(live)} trainable BatchNormalization layer{'s' if len(live) != 1 else ''} ({names})"
+        if not op.trainable:
+            situation = f"the model {op.name!r} is frozen (trainable=False), but {count} will run in training mode"
+        elif training is False:
+            situation = (
+                f"the model {op.name!r} is called with training=False, but fit overrides it: its {count} "
+                "run in training mode"
+            )
+        elif frozen:
+            situation = (
+                f"the model {op.name!r} is partly frozen ({len(frozen)} layers with weights frozen), but its "
+                f"{count} run in training mode"
+            )
+        else:
+            continue  # a backbone trained as a whole, BatchNormalization included
+        reported.update(id(layer) for layer in live)
+        yield _finding("KBD013", _layer_where(op, owner), situation + ".", _BN_WHY, _BN_FIX)
+
+
+_BN_WHY = (
+    "in training mode BatchNormalization normalises each batch with its own statistics and overwrites the "
+    "pretrained moving statistics; predictions use the moving statistics, so held-out results collapse "
+    "although the training metrics look fine. In Keras 3 a BatchNormalization layer runs in training mode "
+    "during fit whenever the layer itself is trainable: training=False in the functional call is replaced "
+    "by fit's training=True (keras-team/keras#20285), only trainable=False on the layer keeps it in "
+    "inference mode."
+)
 
 
 def _backbones(model: Any) -> Iterator[tuple[Any, Any, Any]]:
@@ -1096,7 +1150,7 @@ _CHECKS = (
     _check_from_logits,
     _check_spatial_output,
     _check_labels,
-    _check_frozen_batch_norm,
+    _check_batch_norm_mode,
     _check_input_range,
     _check_mixed_precision,
 )
@@ -1167,8 +1221,8 @@ def diagnose(
     - labels: outside {0, 1}, one-hot against one unit, NaN, a single
       class, strong imbalance with no `pos_weight`, class weight or bias
       prior (with the values to use);
-    - a frozen backbone with BatchNormalization not called with
-      `training=False`, and inputs outside the range the backbone's
+    - BatchNormalization layers of a frozen (or `training=False`)
+      backbone that `fit` runs in training mode, and inputs outside the range the backbone's
       `preprocess_input` produces (known `keras.applications` families,
       recognised by their model name, when `x` is given);
     - a sigmoid or softmax output computed in float16 or bfloat16.

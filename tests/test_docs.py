@@ -4,7 +4,11 @@
   `keras_binary.errors.ERROR_CODES` (and every diagnostic code) has a section,
   every section is a known code, each section's **Wrong** example raises (or,
   for a diagnostic, reports) exactly its code with the message shown, and its
-  **Fix** example runs.
+  **Fix** example runs (and, for a diagnostic, no longer reports the code).
+  A diagnostic's examples leave the result of `keras_binary.diagnose(...)` in
+  a variable named `report`; its Message block shows `str(finding)`. For an
+  error, the Message block shows `str(error)`: its first line must be the
+  real first line, and each other line must appear in the real message.
 - The `python` blocks of every other page under docs/ run, page by page, in
   one namespace per page (a page reads top to bottom like a script).
 
@@ -45,7 +49,6 @@ MAX_UNTESTED_BLOCKS = 6
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _NO_TEST = re.compile(r"<!--\s*no-test:\s*(.+?)\s*-->")
 _BACKEND = re.compile(r"<!--\s*backend:\s*([\w, ]+?)\s*(?:;\s*(.+?))?\s*-->")
-_CODE = re.compile(r"\b(KB\d{3})\b")
 
 
 class Block(NamedTuple):
@@ -208,28 +211,24 @@ def _raised_error(exc: BaseException) -> tuple[str | None, str]:
     return match.group(1), text[match.start() :]
 
 
-def _reported(namespace: dict) -> tuple[list[str], str] | None:
-    """The codes and the text of a diagnostic report left in `report`."""
+def _findings(namespace: dict) -> list | None:
+    """The findings of a diagnostic report left in the variable `report`."""
     report = namespace.get("report")
     if report is None or not hasattr(report, "findings"):
         return None
-    codes = [getattr(f, "code", None) for f in report.findings]
-    return codes, str(report)
+    return list(report.findings)
 
 
 def _check_message(code: str, shown: str, actual: str) -> None:
+    """The shown message's first line is the actual one; its other lines are in it."""
     lines = [line for line in shown.splitlines() if line.strip()]
     assert lines, f"{code}: the Message block is empty"
     actual_lines = actual.splitlines()
     first = lines[0].strip()
-    if first.startswith(code):
-        # An error: the first lines must be identical.
-        assert actual_lines and actual_lines[0].strip() == first, (
-            f"{code}: the message's first line differs from docs/errors.md\n"
-            f"  docs:   {first}\n  actual: {actual_lines[0] if actual_lines else ''}"
-        )
-    else:
-        assert first in actual, f"{code}: {first!r} is not in the report:\n{actual}"
+    assert actual_lines and actual_lines[0].strip() == first, (
+        f"{code}: the message's first line differs from docs/errors.md\n"
+        f"  docs:   {first}\n  actual: {actual_lines[0] if actual_lines else ''}"
+    )
     for line in lines[1:]:
         assert line.strip() in actual, f"{code}: the message has no line {line.strip()!r}:\n{actual}"
 
@@ -257,11 +256,11 @@ def test_wrong_example_raises_its_code(code):
         assert raised == code, f"the Wrong example of {code} raised {raised or type(exc).__name__}:\n{exc}"
         _check_message(code, shown, message)
         return
-    reported = _reported(namespace)
-    assert reported is not None, f"the Wrong example of {code} neither raised nor left a diagnostic `report`"
-    codes, text = reported
-    assert code in codes, f"the Wrong example of {code} reported {codes}, not {code}"
-    _check_message(code, shown, text)
+    findings = _findings(namespace)
+    assert findings is not None, f"the Wrong example of {code} neither raised nor left a diagnostic `report`"
+    matching = [f for f in findings if f.code == code]
+    assert matching, f"the Wrong example of {code} reported {[f.code for f in findings]}, not {code}"
+    _check_message(code, shown, "\n".join(str(f) for f in matching))
 
 
 @pytest.mark.parametrize("code", sorted(SECTIONS))
@@ -270,10 +269,9 @@ def test_fix_example_runs(code):
     _skip_other_backends(section)
     fix = _part(section, "Fix", "python")
     namespace = run_block(fix.source, fresh_namespace(), f"docs/errors.md:{code}:fix")
-    reported = _reported(namespace)
-    if reported is not None:
-        codes, _ = reported
-        assert code not in codes, f"the Fix example of {code} still reports {code}"
+    findings = _findings(namespace)
+    if findings is not None:
+        assert code not in [f.code for f in findings], f"the Fix example of {code} still reports {code}"
 
 
 # ---------------------------------------------------------------------------
@@ -374,6 +372,35 @@ def test_every_page_is_in_the_navigation():
     assert listed - pages == set(), f"mkdocs.yml lists pages that do not exist: {sorted(listed - pages)}"
 
 
+def _api_names() -> set[str]:
+    """Public names: `keras_binary.__all__` and the `__all__` of its public submodules."""
+    import importlib
+    import pkgutil
+    from types import ModuleType
+
+    names = set()
+    for name in keras_binary.__all__:
+        if not isinstance(getattr(keras_binary, name), ModuleType):
+            names.add(f"keras_binary.{name}")
+    for info in pkgutil.iter_modules(keras_binary.__path__):
+        if info.name.startswith("_"):
+            continue
+        try:
+            module = importlib.import_module(f"keras_binary.{info.name}")
+        except ImportError:
+            continue  # an optional dependency; test_docstrings reports it
+        names |= {f"keras_binary.{info.name}.{n}" for n in getattr(module, "__all__", ())}
+    return names
+
+
+def test_api_reference_documents_every_public_name():
+    api = (DOCS / "api.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: (\S+)", api, flags=re.MULTILINE))
+    short = {d.rsplit(".", 1)[-1] for d in documented}
+    missing = sorted(n for n in _api_names() if n not in documented and n.rsplit(".", 1)[-1] not in short)
+    assert not missing, f"docs/api.md has no `::: name` directive for {missing}"
+
+
 def test_readme_links_exist():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme):
@@ -430,10 +457,10 @@ def test_run_all_doctests():
 
 
 def test_every_benchmark_prints_results():
-    """Each benchmark script follows the RESULT-line convention of run_all.py."""
-    scripts = _run_all().discover()
-    for script in scripts:
+    """Each benchmark prints what run_all.py reads: RESULT lines, or its ratio tables."""
+    for script in _run_all().discover():
         source = script.read_text(encoding="utf-8")
-        assert "RESULT name=" in source, (
-            f"benchmarks/{script.name} prints no `RESULT name=... ratio=... target=...` line"
+        assert any(marker in source for marker in ("RESULT name=", "median ms", "median ratio")), (
+            f"benchmarks/{script.name} prints neither `RESULT name=... ratio=... target=...` lines "
+            "nor a `variant  median ms  ratio  target` table, nor `median ratio ... target <= ...` lines"
         )
