@@ -7,8 +7,7 @@ Example:
 >>> model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
 """
 
-from keras_binary import convert
-from keras_binary import metrics
+from keras_binary import convert, metrics
 from keras_binary._contract import canonicalize
 from keras_binary.convert import (
     convert_head,
@@ -19,6 +18,7 @@ from keras_binary.convert import (
     probability_to_logit,
     probability_to_probability_pair,
 )
+from keras_binary.diagnostics import diagnose
 from keras_binary.errors import BinaryConfigError, BinaryError, BinaryLabelError, BinaryShapeError
 from keras_binary.layers import BinaryHead
 from keras_binary.losses import SafeBCE, SafeFocal, safe_loss
@@ -34,6 +34,7 @@ __all__ = [
     "SafeBCE",
     "SafeFocal",
     "canonicalize",
+    "diagnose",
     "metrics",
     "convert",
     "convert_head",

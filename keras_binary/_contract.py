@@ -24,6 +24,7 @@ from typing import Any, Callable, NamedTuple, TypeVar
 import numpy as np
 from keras import ops
 
+from keras_binary import _runtime
 from keras_binary.errors import BinaryError, BinaryShapeError
 
 Shape = tuple  # a static shape: ints, or None for unknown dimensions
@@ -401,7 +402,7 @@ def _flatten(x: Any) -> Any:
     # Rank 1 already: no reshape op at all (it is not free outside XLA).
     if len(x.shape) == 1:
         return x
-    return ops.reshape(x, (-1,))
+    return _runtime.flatten(x)
 
 
 def _dtype_name(dtype: Any) -> str:

@@ -35,7 +35,8 @@ What the caller sees:
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -167,6 +168,29 @@ def reduce_min(x: Any, initial: float) -> Any:
     if 0 in tuple(x.shape):
         return ops.min(x, initial=initial)
     return ops.minimum(ops.min(x), initial)
+
+
+def flatten(x: Any) -> Any:
+    """Reshapes `x` to rank 1, and keeps XLA from undoing it (JAX).
+
+    XLA's simplifier moves a reshape `(N, 1) -> (N,)` past the element-wise
+    operations after it, which then run on the `(N, 1)` layout: on CPU, JAX's
+    XLA runs such a fusion (clip, two logs, a sum) about 10x slower than on
+    `(N,)` (benchmarks/loss_overhead.py measures it). An optimisation barrier
+    pins the rank-1 layout; it costs nothing, and has gradients.
+
+    Args:
+        x: a tensor.
+
+    Returns:
+        `x` as a rank-1 tensor.
+    """
+    x = ops.reshape(x, (-1,))
+    if keras.backend.backend() == "jax" and not keras.backend.is_keras_tensor(x):
+        import jax
+
+        x = jax.lax.optimization_barrier(x)
+    return x
 
 
 def raise_if(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:

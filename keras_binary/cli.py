@@ -13,7 +13,8 @@ import argparse
 import json
 import os
 import sys
-from typing import IO, Any, Sequence
+from collections.abc import Sequence
+from typing import IO, Any
 
 __all__ = ["main"]
 
@@ -106,7 +107,9 @@ def _parser() -> _Parser:
     doctor.add_argument("model", metavar="MODEL.keras", help="the saved model (model.save('model.keras'))")
     doctor.add_argument("--data", metavar="FILE.npz", help="a NumPy .npz file with arrays x and/or y")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
-    doctor.add_argument("--no-color", action="store_true", help="plain text even in a terminal (also: NO_COLOR=1)")
+    doctor.add_argument(
+        "--no-color", action="store_true", help="plain text even in a terminal (also: NO_COLOR=1)"
+    )
 
     demo = commands.add_parser(
         "demo",
@@ -117,7 +120,9 @@ def _parser() -> _Parser:
         epilog=_DEMO_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--out", default="out", metavar="DIR", help="folder for the figures and summary (default: out)")
+    demo.add_argument(
+        "--out", default="out", metavar="DIR", help="folder for the figures and summary (default: out)"
+    )
     demo.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits")
     backbones = sorted({b for names in BACKBONES.values() for b in names})
     demo.add_argument(
@@ -185,14 +190,19 @@ def format_report(report: Any, color: bool) -> str:
     if report.findings:
         rows = [(f.severity, f.code, f.where, f.title) for f in report.findings]
         widths = [max(len(r[i]) for r in rows + [("SEVERITY", "CODE", "WHERE", "")]) for i in range(3)]
-        header = "  ".join(h.ljust(w) for h, w in zip(("SEVERITY", "CODE", "WHERE"), widths)) + "  PROBLEM"
+        header = (
+            "  ".join(h.ljust(w) for h, w in zip(("SEVERITY", "CODE", "WHERE"), widths, strict=True))
+            + "  PROBLEM"
+        )
         lines.append(paint(header, _BOLD))
         for severity, code, where, title in rows:
             cells = [severity.ljust(widths[0]), code.ljust(widths[1]), where.ljust(widths[2])]
             lines.append("  ".join([paint(cells[0], _COLORS[severity]), *cells[1:], title]))
         lines.append("")
         for f in report.findings:
-            lines.append(f"{paint(f.severity, _COLORS[f.severity])} {paint(f.code, _BOLD)} at {f.where}: {f.summary}")
+            lines.append(
+                f"{paint(f.severity, _COLORS[f.severity])} {paint(f.code, _BOLD)} at {f.where}: {f.summary}"
+            )
             lines.append(f"  Why: {f.explanation}")
             lines.append(f"  Fix: {paint(f.fix, _GREEN)}")
             lines.append("")
@@ -209,7 +219,9 @@ def _load_data(path: str) -> tuple[Any, Any]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except Exception as error:  # noqa: BLE001 - any failure means "not an .npz we can read"
-        raise _UsageError(f"{path!r} is not a readable NumPy .npz file ({type(error).__name__}: {error}).") from None
+        raise _UsageError(
+            f"{path!r} is not a readable NumPy .npz file ({type(error).__name__}: {error})."
+        ) from None
     if not isinstance(arrays, dict) or not ({"x", "y"} & set(arrays)):
         names = ", ".join(sorted(arrays)) or "none"
         raise _UsageError(

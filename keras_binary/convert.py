@@ -50,7 +50,12 @@ _PAIR_SUM_TOLERANCE = 5e-3
 
 
 def _fmt(shape: tuple) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def _pair_shape(x: Any, function: str) -> tuple:
@@ -197,7 +202,7 @@ def probability_to_logit(p: Any, epsilon: float | None = None, validate: bool = 
     Example:
 
     >>> import numpy as np
-    >>> z = probability_to_logit(np.array([[0.5], [0.8808], [1.0]]))
+    >>> z = probability_to_logit(np.array([[0.5], [0.8808], [1.0]], "float32"))
     >>> [round(float(v), 2) for v in keras.ops.convert_to_numpy(z).ravel()]
     [0.0, 2.0, 15.94]
     """
@@ -524,7 +529,9 @@ def _find_head(model: Any, config: dict | None = None) -> _Head:
         dense = model.get_layer(inbound[0]) if len(inbound) == 1 else None
         if not isinstance(dense, keras.layers.Dense):
             found = type(dense).__name__ if dense is not None else f"{len(inbound)} inputs"
-            raise _no_head(model, layer, f"its {type(layer).__name__} layer follows {found}, not a Dense layer.")
+            raise _no_head(
+                model, layer, f"its {type(layer).__name__} layer follows {found}, not a Dense layer."
+            )
         if _activation_name(dense.activation) is not None:
             raise _no_head(
                 model,
@@ -634,7 +641,9 @@ def _rewrite_config(config: dict, head: _Head, units: int, activation: str | Non
         return
     # Dense followed by an Activation or Softmax layer: an Activation takes its place.
     entry = entries[head.layer.name]
-    replacement = keras.layers.Activation(activation or "linear", name=head.layer.name, dtype=head.layer.dtype_policy)
+    replacement = keras.layers.Activation(
+        activation or "linear", name=head.layer.name, dtype=head.layer.dtype_policy
+    )
     serialized = keras.saving.serialize_keras_object(replacement)
     for key in ("module", "class_name", "config", "registered_name"):
         entry[key] = serialized[key]
@@ -646,10 +655,7 @@ def _rewrite_config(config: dict, head: _Head, units: int, activation: str | Non
 
 def _copy_weights(source: Any, target: Any, replace: dict[int, np.ndarray]) -> None:
     """Copies `source`'s weights into `target`, replacing some by id."""
-    old, new = source.weights, target.weights
-    if len(old) != len(new):  # pragma: no cover - same config, same weights
-        raise RuntimeError(f"Layer {source.name!r} was rebuilt with different weights.")
-    for old_var, new_var in zip(old, new):
+    for old_var, new_var in zip(source.weights, target.weights, strict=True):
         value = replace.get(id(old_var))
         if value is None:
             value = ops.convert_to_numpy(old_var)

@@ -28,7 +28,8 @@ import math
 import os
 import time
 import warnings
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -136,7 +137,9 @@ def _breast_cancer(seed: int) -> _Data:
     train, test = train_test_split(np.arange(len(x)), test_size=0.3, stratify=y, random_state=seed)
     mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6  # statistics of the training split only
     x = (x - mean) / std
-    return _Data(None, None, 0, x[train], y[train], x[test], y[test], "malignant vs benign tumour (30 features)")
+    return _Data(
+        None, None, 0, x[train], y[train], x[test], y[test], "malignant vs benign tumour (30 features)"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -237,7 +240,9 @@ def roc_points(y_true: np.ndarray, y_prob: np.ndarray) -> tuple[np.ndarray, np.n
     return fpr, tpr
 
 
-def reliability_bins(y_true: np.ndarray, y_prob: np.ndarray, num_bins: int = _RELIABILITY_BINS) -> dict[str, list]:
+def reliability_bins(
+    y_true: np.ndarray, y_prob: np.ndarray, num_bins: int = _RELIABILITY_BINS
+) -> dict[str, list]:
     """Equal-width bins of predicted probability, as in `keras_binary.metrics.ECE`.
 
     Args:
@@ -272,7 +277,9 @@ def _plot_roc(plt: Any, path: str, fpr: np.ndarray, tpr: np.ndarray, auc: float,
     fig, ax = plt.subplots(figsize=(4.8, 4.4), dpi=100)
     ax.plot(fpr, tpr, color="C0", lw=2, label=f"BinaryHead (AUC = {auc:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="chance")
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.set(
+        xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate", title=title
+    )
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
@@ -286,13 +293,25 @@ def _plot_reliability(plt: Any, path: str, bins: dict, ece: float, title: str) -
     rate = np.array(bins["positive_rate"], dtype="float64")
     filled = ~np.isnan(rate)
     fig, ax = plt.subplots(figsize=(4.8, 4.4), dpi=100)
-    ax.bar(centers[filled], rate[filled], width=1.0 / num_bins, edgecolor="black", color="C0", alpha=0.8,
-           label="observed positive rate")
+    ax.bar(
+        centers[filled],
+        rate[filled],
+        width=1.0 / num_bins,
+        edgecolor="black",
+        color="C0",
+        alpha=0.8,
+        label="observed positive rate",
+    )
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
-    for c, r, n in zip(centers[filled], rate[filled], np.array(bins["count"])[filled]):
+    for c, r, n in zip(centers[filled], rate[filled], np.array(bins["count"])[filled], strict=True):
         ax.annotate(str(n), (c, r), ha="center", va="bottom", fontsize=7)
-    ax.set(xlim=(0, 1), ylim=(0, 1.05), xlabel="predicted probability", ylabel="fraction positive",
-           title=f"{title} (ECE = {ece:.3f})")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.05),
+        xlabel="predicted probability",
+        ylabel="fraction positive",
+        title=f"{title} (ECE = {ece:.3f})",
+    )
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
@@ -384,20 +403,30 @@ def run_demo(
     if dataset == "digits":
         features, classifier, front = _backbone(backbone, data.n_classes)
         classifier.compile(
-            optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+            optimizer=keras.optimizers.Adam(3e-3),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
         )
         say(f"\n[1/4] pre-training {classifier.name} on {len(data.y_pre)} images, {data.n_classes} classes")
         inputs = keras.Input(data.x_train.shape[1:], name="image")
-        pre_model = keras.Model(inputs, classifier(front(inputs)), name="pretraining") if backbone == "mobilenetv2" else classifier
+        pre_model = (
+            keras.Model(inputs, classifier(front(inputs)), name="pretraining")
+            if backbone == "mobilenetv2"
+            else classifier
+        )
         if backbone == "mobilenetv2":
             pre_model.compile(
-                optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+                optimizer=keras.optimizers.Adam(3e-3),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
             )
         if pretrain_epochs:
             pre_model.fit(data.x_pre, data.y_pre, epochs=pretrain_epochs, batch_size=batch, verbose=verbose)
         classifier.trainable = False
         inputs = keras.Input(data.x_train.shape[1:], name="image")
-        naive_out = keras.layers.Dense(1, activation="sigmoid", name="binary_output")(classifier(front(inputs)))
+        naive_out = keras.layers.Dense(1, activation="sigmoid", name="binary_output")(
+            classifier(front(inputs))
+        )
         naive = keras.Model(inputs, naive_out, name="naive")
         naive.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
         naive_text = "a Dense(1, 'sigmoid') stacked on the pre-trained classifier, its softmax top left on"
@@ -440,7 +469,9 @@ def run_demo(
     model = keras.Model(inputs, head(h), name="fixed")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=SafeBCE(), metrics=_metric_pack())
     fixed_report = diagnose(model, data.x_train, data.y_train)
-    say(f"\n[3/4] the fix: BinaryHead on the backbone's features, SafeBCE, metric pack. {fixed_report.headline()}")
+    say(
+        f"\n[3/4] the fix: BinaryHead on the backbone's features, SafeBCE, metric pack. {fixed_report.headline()}"
+    )
     for finding in fixed_report:
         say(str(finding))
     # Digits: the usual two phases. The head learns on the frozen backbone,
@@ -452,7 +483,9 @@ def run_demo(
         say(f"phase 1: the head alone, backbone frozen ({head_epochs} epoch{'s' if head_epochs > 1 else ''})")
     model.fit(data.x_train, data.y_train, epochs=head_epochs, batch_size=batch, verbose=verbose)
     if epochs > head_epochs:
-        say(f"phase 2: fine-tuning the backbone too, at a 3x lower learning rate ({epochs - head_epochs} epochs)")
+        say(
+            f"phase 2: fine-tuning the backbone too, at a 3x lower learning rate ({epochs - head_epochs} epochs)"
+        )
         features.trainable = True
         # The Keras guide's training=False does not keep BatchNormalization in
         # inference mode in Keras 3: fit overrides it. diagnose says so (KBD013);
@@ -464,7 +497,9 @@ def run_demo(
         for layer in features.layers:
             layer.trainable = layer.trainable and not isinstance(layer, keras.layers.BatchNormalization)
         say(f"  BatchNormalization layers frozen again: {diagnose(model).headline()}")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate / 3), loss=SafeBCE(), metrics=_metric_pack())
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate / 3), loss=SafeBCE(), metrics=_metric_pack()
+        )
         model.fit(data.x_train, data.y_train, epochs=epochs - head_epochs, batch_size=batch, verbose=verbose)
 
     # 4. Held-out evaluation and figures.
@@ -499,7 +534,10 @@ def run_demo(
         },
         "fixed": {"findings": fixed_report.codes, "ok": fixed_report.ok},
         "fine_tuning": {"findings_if_unfrozen": unfrozen_codes, "head_epochs": head_epochs},
-        "reliability": {k: [None if isinstance(v, float) and math.isnan(v) else v for v in vals] for k, vals in bins.items()},
+        "reliability": {
+            k: [None if isinstance(v, float) and math.isnan(v) else v for v in vals]
+            for k, vals in bins.items()
+        },
         "files": {"roc": "roc.png", "reliability": "reliability.png"},
         "seconds": round(seconds, 2),
     }

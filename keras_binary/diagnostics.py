@@ -30,6 +30,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -240,7 +242,9 @@ class Report:
         }
 
 
-def _finding(code: str, where: str, summary: str, explanation: str, fix: str, severity: str | None = None) -> Finding:
+def _finding(
+    code: str, where: str, summary: str, explanation: str, fix: str, severity: str | None = None
+) -> Finding:
     return Finding(code, severity or DIAGNOSTIC_CODES[code][0], where, summary, explanation, fix)
 
 
@@ -410,10 +414,16 @@ def _describe_loss(loss: Any) -> _Loss | None:
     from keras_binary.losses import ContractLoss
 
     if isinstance(loss, str):
-        return _Loss(loss, _loss_kind(loss), False if _loss_kind(loss) != "other" else None, None, False, False, False)
+        return _Loss(
+            loss, _loss_kind(loss), False if _loss_kind(loss) != "other" else None, None, False, False, False
+        )
     ours = isinstance(loss, ContractLoss)
     inner = getattr(loss, "fn", None)
-    name = type(loss).__name__ if isinstance(loss, keras.losses.Loss) else getattr(loss, "__name__", type(loss).__name__)
+    name = (
+        type(loss).__name__
+        if isinstance(loss, keras.losses.Loss)
+        else getattr(loss, "__name__", type(loss).__name__)
+    )
     kind = _loss_kind(name)
     if kind == "other" and inner is not None:
         inner_name = inner if isinstance(inner, str) else type(inner).__name__
@@ -527,7 +537,10 @@ def _range_problem(lo: float, hi: float, mode: str) -> tuple[str, str] | None:
         if hi <= 2.0 and lo >= -2.0:
             return "error", "values already scaled to about [-1, 1] or [0, 1]"
         if lo >= 0.0:
-            return "warning", "0-255 pixels without the ImageNet mean subtracted (preprocess_input not applied)"
+            return (
+                "warning",
+                "0-255 pixels without the ImageNet mean subtracted (preprocess_input not applied)",
+            )
     elif mode == "raw" and hi <= 2.0:
         return "error", "values already scaled to about [-1, 1] or [0, 1]; the network rescales them again"
     if hi - lo < 0.05 * _MODE_SPANS[mode]:
@@ -610,7 +623,7 @@ def _check_size1_softmax(ctx: _Context) -> Iterator[Finding]:
 
 
 def _check_categorical_loss(ctx: _Context) -> Iterator[Finding]:
-    for out, loss in zip(ctx.outputs, ctx.losses):
+    for out, loss in zip(ctx.outputs, ctx.losses, strict=True):
         if loss is None or loss.kind not in ("categorical", "sparse_categorical"):
             continue
         if not (out.units == 1 or out.activation == "sigmoid"):
@@ -643,7 +656,7 @@ def _output_name(out: _Output) -> str:
 
 
 def _check_from_logits(ctx: _Context) -> Iterator[Finding]:
-    for out, loss in zip(ctx.outputs, ctx.losses):
+    for out, loss in zip(ctx.outputs, ctx.losses, strict=True):
         if loss is None or loss.from_logits is None or loss.kind == "other":
             continue
         if out.activation in _PROBABILITY_ACTIVATIONS and loss.from_logits:
@@ -652,7 +665,7 @@ def _check_from_logits(ctx: _Context) -> Iterator[Finding]:
                 "loss",
                 f"the loss {loss.name} has from_logits=True, but the output {_output_name(out)} "
                 f"ends with a {out.activation}: it emits probabilities.",
-                f"the loss applies a second sigmoid to the probabilities, so every prediction is squeezed "
+                "the loss applies a second sigmoid to the probabilities, so every prediction is squeezed "
                 "into [0.5, 0.73]: training is slow and the probabilities are meaningless.",
                 "model.compile(loss=keras_binary.SafeBCE(from_logits=False), ...)  # or end the model with "
                 "keras_binary.BinaryHead(activation=None) for logits",
@@ -732,19 +745,25 @@ def _check_batch_norm_mode(ctx: _Context) -> Iterator[Finding]:
         live = [
             layer
             for layer in layers
-            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable and id(layer) not in reported
+            if isinstance(layer, keras.layers.BatchNormalization)
+            and layer.trainable
+            and id(layer) not in reported
         ]
         if not live:
             continue
         frozen = [
             layer
             for layer in layers
-            if not layer.trainable and layer.weights and not isinstance(layer, (keras.layers.BatchNormalization, keras.Model))
+            if not layer.trainable
+            and layer.weights
+            and not isinstance(layer, (keras.layers.BatchNormalization, keras.Model))
         ]
         names = ", ".join(repr(layer.name) for layer in live[:3]) + (", ..." if len(live) > 3 else "")
         count = f"{len(live)} trainable BatchNormalization layer{'s' if len(live) != 1 else ''} ({names})"
         if not op.trainable:
-            situation = f"the model {op.name!r} is frozen (trainable=False), but {count} will run in training mode"
+            situation = (
+                f"the model {op.name!r} is frozen (trainable=False), but {count} will run in training mode"
+            )
         elif training is False:
             situation = (
                 f"the model {op.name!r} is called with training=False, but fit overrides it: its {count} "
@@ -885,7 +904,9 @@ def _check_inputs(ctx: _Context) -> Iterator[Finding]:
     if isinstance(x, np.ndarray) and len(inputs) == 1 and x.ndim >= 1:
         expected = tuple(inputs[0].shape)
         got = tuple(x.shape)
-        fits = len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], got[1:]))
+        fits = len(got) == len(expected) and all(
+            e is None or e == g for e, g in zip(expected[1:], got[1:], strict=True)
+        )
         if not fits:
             yield _finding(
                 "KBD019",
@@ -934,7 +955,9 @@ def _label_values(ctx: _Context, out: _Output, loss: _Loss | None) -> tuple[np.n
                     "KBD007",
                     "labels (y)",
                     f"the labels {_fmt(y.shape)} do not fit the output {_fmt(out_shape)} ({error.code}: {error.summary})",
-                    error.expected and f"expected {error.expected}." or "no binary encoding explains these shapes.",
+                    error.expected
+                    and f"expected {error.expected}."
+                    or "no binary encoding explains these shapes.",
                     error.fix or "reshape the labels to one label per example",
                 )
             )
@@ -960,24 +983,24 @@ def _label_values(ctx: _Context, out: _Output, loss: _Loss | None) -> tuple[np.n
 def _check_labels(ctx: _Context) -> Iterator[Finding]:
     if not isinstance(ctx.y, np.ndarray):
         return
-    for out, loss in zip(ctx.outputs, ctx.losses):
-        if not _binary_units(out) and ctx.outputs:
+    if not ctx.outputs:  # no graph: the label values alone
+        yield from _label_value_findings(ctx, ctx.y, None, ctx.losses[0] if ctx.losses else None)
+        return
+    for out, loss in zip(ctx.outputs, ctx.losses, strict=True):
+        if not _binary_units(out):
             continue
-        if ctx.outputs:
-            values, findings = _label_values(ctx, out, loss)
-            yield from findings
-        else:
-            values = ctx.y
-        yield from _label_value_findings(ctx, values, out if ctx.outputs else None, loss)
-        if not ctx.outputs:
-            return
+        values, findings = _label_values(ctx, out, loss)
+        yield from findings
+        yield from _label_value_findings(ctx, values, out, loss)
 
 
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.4g}"
 
 
-def _label_value_findings(ctx: _Context, values: np.ndarray, out: _Output | None, loss: _Loss | None) -> Iterator[Finding]:
+def _label_value_findings(
+    ctx: _Context, values: np.ndarray, out: _Output | None, loss: _Loss | None
+) -> Iterator[Finding]:
     if values.dtype.kind == "b":
         values = values.astype("float64")
     if values.dtype.kind not in "fiu":
@@ -1004,7 +1027,7 @@ def _label_value_findings(ctx: _Context, values: np.ndarray, out: _Output | None
         return
     lo, hi = float(flat.min()), float(flat.max())
     if lo < 0.0 or hi > 1.0:
-        distinct = np.unique(flat[: 100_000])
+        distinct = np.unique(flat[:100_000])
         shown = "{" + ", ".join(_num(v) for v in distinct[:6]) + (", ...}" if distinct.size > 6 else "}")
         as_set = set(distinct.tolist())
         if as_set <= {1.0, 2.0}:
@@ -1090,7 +1113,7 @@ def _has_bias_prior(out: _Output, rate: float) -> bool:
 
 
 def _check_not_binary(ctx: _Context) -> Iterator[Finding]:
-    for out, loss in zip(ctx.outputs, ctx.losses):
+    for out, loss in zip(ctx.outputs, ctx.losses, strict=True):
         if out.units is None or out.units <= 2:
             continue
         y = ctx.y
@@ -1098,7 +1121,7 @@ def _check_not_binary(ctx: _Context) -> Iterator[Finding]:
             isinstance(y, np.ndarray)
             and y.dtype.kind in "fiub"
             and (y.ndim == 1 or (y.ndim >= 2 and y.shape[-1] == 1))
-            and bool(np.all(np.isin(y[: 100_000], (0, 1))))
+            and bool(np.all(np.isin(y[:100_000], (0, 1))))
         )
         binary_loss = loss is not None and loss.ours and not loss.multi_label
         error = binary_labels or binary_loss
@@ -1126,7 +1149,12 @@ def _check_spatial_output(ctx: _Context) -> Iterator[Finding]:
     for out in ctx.outputs:
         shape = _output_shape(out)
         head = out.head
-        if len(shape) < 3 or not _binary_units(out) or head is None or type(head).__name__ not in ("Dense", "EinsumDense"):
+        if (
+            len(shape) < 3
+            or not _binary_units(out)
+            or head is None
+            or type(head).__name__ not in ("Dense", "EinsumDense")
+        ):
             continue
         yield _finding(
             "KBD006",
@@ -1184,10 +1212,18 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}.")
+    if path.endswith(".keras") and not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a Keras model file: a .keras file is a zip archive written by model.save('model.keras')."
+        )
     import keras_binary  # noqa: F401 - registers the package's layers, losses and metrics
 
     try:
-        model = keras.saving.load_model(path)
+        with warnings.catch_warnings():
+            # Saved before any training step, a compiled model has fewer optimizer
+            # variables than a fresh one: harmless for reading the model.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model = keras.saving.load_model(path)
     except Exception as error:  # noqa: BLE001 - any failure means "not a model Keras can load"
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(
@@ -1261,7 +1297,9 @@ def diagnose(
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     if not isinstance(model, keras.Model):
-        raise TypeError(f"diagnose needs a keras.Model or the path of a .keras file, received {type(model).__name__}.")
+        raise TypeError(
+            f"diagnose needs a keras.Model or the path of a .keras file, received {type(model).__name__}."
+        )
     x = _as_array(x)
     y = _as_array(y)
     if loss is None:

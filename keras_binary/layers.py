@@ -352,9 +352,9 @@ class BinaryHead(keras.layers.Layer):
 
     >>> import numpy as np
     >>> features = np.random.rand(4, 7, 7, 32).astype("float32")
-    >>> BinaryHead()(features).shape
+    >>> tuple(BinaryHead()(features).shape)
     (4, 1)
-    >>> BinaryHead(units=2, pooling="avgmax", hidden_units=(16,))(features).shape
+    >>> tuple(BinaryHead(units=2, pooling="avgmax", hidden_units=(16,))(features).shape)
     (4, 2)
     """
 

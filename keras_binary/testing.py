@@ -28,7 +28,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -104,6 +105,16 @@ class BinaryBatch(NamedTuple):
             values actually in `y_pred`.
         encoding: the label encoding, one of `LABEL_ENCODINGS`.
         representation: one of `REPRESENTATIONS`.
+
+    Example:
+
+    >>> from hypothesis import find
+    >>> batch = find(binary_batches(encoding="onehot", representation="logit_pair",
+    ...                             leading_shape=(2,)), lambda b: True)
+    >>> batch.y_true.shape, batch.y_pred.shape, batch.labels.shape
+    ((2, 2), (2, 2), (2,))
+    >>> bool(np.allclose(batch.scores, batch.y_pred[:, 1] - batch.y_pred[:, 0]))
+    True
     """
 
     y_true: np.ndarray
@@ -180,7 +191,9 @@ def _leading_shapes(leading_shape: Any, max_batch: int) -> Any:
     return leading_shape
 
 
-def _draw_labels(draw: Any, shape: tuple, encoding: str, column: bool | None) -> tuple[np.ndarray, np.ndarray]:
+def _draw_labels(
+    draw: Any, shape: tuple, encoding: str, column: bool | None
+) -> tuple[np.ndarray, np.ndarray]:
     st, hnp = _hypothesis()
     if encoding == "soft":
         values = draw(hnp.arrays("float64", shape, elements=st.floats(0.0, 1.0)))
@@ -351,7 +364,13 @@ def binary_batches(
         y_true, labels = _draw_labels(draw, shape, label_name, column)
         y_pred, scores = _draw_predictions(draw, shape, pred_name, flat, max_logit, dtype)
         return BinaryBatch(
-            y_true, y_pred, pred_name.startswith("logit"), labels.ravel(), scores.ravel(), label_name, pred_name
+            y_true,
+            y_pred,
+            pred_name.startswith("logit"),
+            labels.ravel(),
+            scores.ravel(),
+            label_name,
+            pred_name,
         )
 
     return batches()
@@ -450,12 +469,17 @@ def assert_same_binary_predictions(
     """
     _check_finite_inputs(x)
     probabilities = []
-    for name, model, from_logits in (("model_a", model_a, from_logits_a), ("model_b", model_b, from_logits_b)):
+    for name, model, from_logits in (
+        ("model_a", model_a, from_logits_a),
+        ("model_b", model_b, from_logits_b),
+    ):
         if from_logits is None:
             from_logits = _model_from_logits(model, f"from_logits_{name[-1]}")
         p = _positive_probability(model(x, training=False), from_logits)
         if not np.all(np.isfinite(p)):
-            raise AssertionError(f"{name} predicts {int(np.size(p) - np.isfinite(p).sum())} non-finite values")
+            raise AssertionError(
+                f"{name} predicts {int(np.size(p) - np.isfinite(p).sum())} non-finite values"
+            )
         probabilities.append(p)
     np.testing.assert_allclose(
         probabilities[0],
@@ -570,7 +594,7 @@ def assert_loss_invariant(
     >>> p = np.array([[0.1], [0.8], [0.6], [0.3]])
     >>> value = assert_loss_invariant(keras_binary.SafeBCE(), y, p)
     >>> round(float(value), 4)
-    0.2990
+    0.299
     """
     encodings = _names(encoding, LABEL_ENCODINGS, "encoding")
     representations = _names(representation, REPRESENTATIONS, "representation")

@@ -55,6 +55,7 @@ def _check_fit_and_predict(model, head, x, y, units):
 @pytest.mark.parametrize("pooling", [None, "avg"])
 @pytest.mark.parametrize("name, size", APPLICATIONS, ids=IDS)
 def test_application_without_top(name, size, pooling):
+    keras.utils.set_random_seed(0)
     index = IDS.index(name)
     units = 1 + (index + (pooling is None)) % 2  # both output sizes with both poolings
     backbone = getattr(keras.applications, name)(
@@ -106,17 +107,20 @@ def test_question_head_on_the_1000_way_output_fails():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("units", [1, 2], ids=["one-sigmoid", "two-softmax-sparse-labels"])
-def test_question_without_top_trains(units):
+def test_question_without_top_trains():
+    keras.utils.set_random_seed(0)
     base_model = keras.applications.ResNet50V2(
         include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
     )
     base_model.trainable = False
-    head = BinaryHead(units=units)
-    model = keras.Model(base_model.input, head(base_model.output))
-    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=["accuracy"])
-    y = np.array([0, 1, 1, 0])  # sparse integer labels, (N,)
-    _check_fit_and_predict(model, head, _images(32, n=4, seed=1), y, units)
+    x, y = _images(32, n=4, seed=1), np.array([0, 1, 1, 0])  # sparse integer labels, (N,)
+    # Example 2: one sigmoid unit (was Dense(1, activation="sigmoid")).
+    # Example 3: two softmax units with integer labels (was Dense(2, activation="softmax")).
+    for units in (1, 2):
+        head = BinaryHead(units=units)
+        model = keras.Model(base_model.input, head(base_model.output))
+        model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=["accuracy"])
+        _check_fit_and_predict(model, head, x, y, units)
 
 
 # ---------------------------------------------------------------------------
@@ -124,6 +128,7 @@ def test_question_without_top_trains(units):
 
 
 def test_conv3d_volume_model():
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(48, 8, 8, 8, 1)).astype("float32")
     y = (x[:, 2:6, 2:6, 2:6, 0].mean(axis=(1, 2, 3)) > 0).astype("int64")
@@ -153,6 +158,7 @@ def _token_data(n, length, rng):
 
 
 def test_lstm_sequence_model_honours_padding_mask():
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     tokens, y = _token_data(64, 6, rng)
     inputs = keras.Input((None,), dtype="int64")
@@ -169,6 +175,7 @@ def test_lstm_sequence_model_honours_padding_mask():
 
 
 def test_conv1d_sequence_model():
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(64, 16, 2)).astype("float32")
     y = (x[:, :, 0].max(axis=1) > 2.0).astype("int64")

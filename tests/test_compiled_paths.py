@@ -39,7 +39,9 @@ PATHS = {
     "torch": [("default", {})],
 }.get(BACKEND, [("default", {})])
 RAISING_PATHS = [p for p in PATHS if p[0] != "xla"]
-tf_only = pytest.mark.skipif(BACKEND != "tensorflow", reason="jit_compile=True and tf.data paths of the TF backend")
+tf_only = pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="jit_compile=True and tf.data paths of the TF backend"
+)
 
 
 def _data(n: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +54,9 @@ def _data(n: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def _model(activation: str | None = "auto", **compile_kwargs) -> keras.Model:
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((2, 2, 3)), kb.BinaryHead(activation=activation, hidden_units=(4,))])
+    model = keras.Sequential(
+        [keras.Input((2, 2, 3)), kb.BinaryHead(activation=activation, hidden_units=(4,))]
+    )
     model.compile(
         optimizer=keras.optimizers.SGD(0.1),
         loss=kb.SafeBCE(),
@@ -102,7 +106,9 @@ def test_loss_matches_reference_on_every_path(name, kwargs):
         before = [w.copy() for w in model.get_weights()]
         history = _fit_quietly(model, x, y, batch_size=8, epochs=2, shuffle=False)
         assert np.all(np.isfinite(history.history["loss"]))
-        assert any(np.abs(a - b).max() > 0 for a, b in zip(before, model.get_weights())), "no training happened"
+        assert any(np.abs(a - b).max() > 0 for a, b in zip(before, model.get_weights(), strict=True)), (
+            "no training happened"
+        )
 
 
 @pytest.mark.parametrize("name,kwargs", RAISING_PATHS, ids=[p[0] for p in RAISING_PATHS])
@@ -173,7 +179,7 @@ def test_xla_invalid_labels_poison_the_loss_and_do_not_train():
     before = [w.copy() for w in model.get_weights()]
     history = _fit_quietly(model, x, y + 1, batch_size=8, epochs=2, shuffle=False)
     assert np.isnan(history.history["loss"]).all()
-    for a, b in zip(before, model.get_weights()):
+    for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     loss, _ = model.evaluate(x, y + 1, batch_size=8, verbose=0)
     assert np.isnan(loss)
@@ -191,7 +197,13 @@ def test_xla_terminate_on_nan_stops_at_the_first_bad_batch():
     seen = []
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
     _fit_quietly(
-        model, x, y_bad, batch_size=8, epochs=3, shuffle=False, callbacks=[record, keras.callbacks.TerminateOnNaN()]
+        model,
+        x,
+        y_bad,
+        batch_size=8,
+        epochs=3,
+        shuffle=False,
+        callbacks=[record, keras.callbacks.TerminateOnNaN()],
     )
     assert seen == [0, 1]  # the first epoch's second batch ended training
 

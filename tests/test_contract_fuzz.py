@@ -102,7 +102,12 @@ def pairs(draw):
         if draw(st.booleans()):  # class axes of a multi-class model: K > 2
             pred_shape = pred_shape[:-1] + (draw(st.sampled_from([3, 5, 1000])),) if pred_shape else (3,)
     y_true, y_pred = draw(arrays(true_shape)), draw(arrays(pred_shape))
-    if isinstance(y_pred, np.ndarray) and y_pred.ndim >= 2 and y_pred.shape[-1] == 2 and y_pred.dtype.kind == "f":
+    if (
+        isinstance(y_pred, np.ndarray)
+        and y_pred.ndim >= 2
+        and y_pred.shape[-1] == 2
+        and y_pred.dtype.kind == "f"
+    ):
         if draw(st.booleans()):  # a softmax pair of probabilities: [1 - p, p]
             y_pred = y_pred.copy()
             y_pred[..., 0] = 1 - y_pred[..., 1]
@@ -244,7 +249,10 @@ METRICS = {
     "FBetaScore": (lambda **kw: kbm.FBetaScore(beta=2.0, **kw), lambda y, p: _fbeta(y, p, 2.0)),
     "MatthewsCorrelation": (kbm.MatthewsCorrelation, _mcc),
     "BalancedAccuracy": (kbm.BalancedAccuracy, _balanced),
-    "Specificity": (kbm.Specificity, lambda y, p: _div(_confusion(y, p)[2], _confusion(y, p)[2] + _confusion(y, p)[1])),
+    "Specificity": (
+        kbm.Specificity,
+        lambda y, p: _div(_confusion(y, p)[2], _confusion(y, p)[2] + _confusion(y, p)[1]),
+    ),
     "ECE": (kbm.ECE, _ece),
 }
 LOSSES = {
@@ -300,7 +308,9 @@ def _call(kind, name, y_true, y_pred, from_logits):
     return obj.result()
 
 
-CALLABLES = [("loss", name) for name in LOSSES] + [("metric", name) for name in [*METRICS, "BinaryCrossentropy"]]
+CALLABLES = [("loss", name) for name in LOSSES] + [
+    ("metric", name) for name in [*METRICS, "BinaryCrossentropy"]
+]
 
 
 def _low_precision_soft_labels(y_true, y_pred):
@@ -342,7 +352,9 @@ def _check(kind, name, y_true, y_pred, from_logits):
     assert math.isfinite(value), f"{name} returned {value}"
     # Known bug 2: soft labels are rounded to a float16/bfloat16 prediction's precision.
     tolerance = 1e-2 if kind == "metric" and _low_precision_soft_labels(y_true, y_pred) else 1e-5
-    assert value == pytest.approx(expected, rel=tolerance, abs=tolerance), f"{name}: {value} != reference {expected}"
+    assert value == pytest.approx(expected, rel=tolerance, abs=tolerance), (
+        f"{name}: {value} != reference {expected}"
+    )
 
 
 def _describe(x):
@@ -382,7 +394,8 @@ def test_losses_on_the_same_input(pair):
     "or an uncoded TypeError)",
 )
 @pytest.mark.parametrize(
-    "true_shape,pred_shape", [((1, 2, 1), (1, 2)), ((4, 2, 1), (4, 1)), ((2, 2, 1, 1), (2, 2)), ((2, 3, 2, 1), (2, 3, 2))]
+    "true_shape,pred_shape",
+    [((1, 2, 1), (1, 2)), ((4, 2, 1), (4, 1)), ((2, 2, 1, 1), (2, 2)), ((2, 3, 2, 1), (2, 3, 2))],
 )
 def test_known_bug_onehot_labels_with_trailing_singleton_axes(true_shape, pred_shape):
     leading = pred_shape[:-1]

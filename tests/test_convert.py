@@ -64,7 +64,9 @@ def test_probability_to_logit_matches_float64_with_clipping(p):
 def test_probability_to_logit_is_finite_at_0_and_1_and_infinite_without_epsilon():
     p = np.array([[0.0], [1.0]], "float32")
     z = to_numpy(convert.probability_to_logit(p))
-    np.testing.assert_allclose(z.ravel(), logit64(np.clip(p, np.float32(1e-7), np.float32(1 - 1e-7))).ravel(), rtol=1e-5)
+    np.testing.assert_allclose(
+        z.ravel(), logit64(np.clip(p, np.float32(1e-7), np.float32(1 - 1e-7))).ravel(), rtol=1e-5
+    )
     z0 = to_numpy(convert.probability_to_logit(p, epsilon=0))
     assert z0.ravel().tolist() == [-np.inf, np.inf]
 
@@ -159,7 +161,9 @@ def test_conversions_trace_inside_a_model():
     inputs = keras.Input((2,))
     z = convert.logit_pair_to_logit(inputs)
     p = convert.logit_to_probability(z)
-    model = keras.Model(inputs, [z, convert.probability_to_logit(p), convert.probability_to_probability_pair(p)])
+    model = keras.Model(
+        inputs, [z, convert.probability_to_logit(p), convert.probability_to_probability_pair(p)]
+    )
     pair = np.array([[0.0, 1.5], [2.0, -1.0]], "float32")
     z_out, z_back, pairs = model.predict(pair, verbose=0)
     np.testing.assert_allclose(z_out[:, 0], [1.5, -3.0], rtol=1e-6)
@@ -186,19 +190,27 @@ def _functional_activation_layer(units, activation):
     inputs = keras.Input((4,))
     h = keras.layers.Dense(3, activation="relu", name="hidden")(inputs)
     z = keras.layers.Dense(units, name="out")(h)
-    layer = keras.layers.Softmax(name="act") if activation == "softmax_layer" else keras.layers.Activation(activation, name="act")
+    layer = (
+        keras.layers.Softmax(name="act")
+        if activation == "softmax_layer"
+        else keras.layers.Activation(activation, name="act")
+    )
     return keras.Model(inputs, layer(z), name="fun")
 
 
 def _functional_binary_head(units, activation):
     inputs = keras.Input((3, 3, 2))
     features = keras.layers.Conv2D(3, 2, name="conv")(inputs)
-    outputs = keras_binary.BinaryHead(units, activation, hidden_units=(4,), batch_norm=True, name="head")(features)
+    outputs = keras_binary.BinaryHead(units, activation, hidden_units=(4,), batch_norm=True, name="head")(
+        features
+    )
     return keras.Model(inputs, outputs, name="bh")
 
 
 def _nested_backbone(units, activation):
-    backbone = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu")], name="backbone")
+    backbone = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="relu")], name="backbone"
+    )
     inputs = keras.Input((4,))
     outputs = keras.layers.Dense(units, activation=activation, name="out")(backbone(inputs))
     return keras.Model(inputs, outputs, name="nested")
@@ -220,7 +232,7 @@ MODELS = {
 TARGETS = ["sigmoid", "logits", "softmax"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(name):
     builder, units, activation = MODELS[name]
     model = builder(units, activation)
@@ -254,11 +266,11 @@ def test_convert_head_preserves_predictions_and_leaves_the_model_untouched(name,
     assert_same_binary_predictions(converted, model, x, from_logits_a=to == "logits", atol=1e-6)
     # The input model is untouched, and shares no weights with the new one.
     assert model.get_config() == config
-    for old, new in zip(before, weights_of(model)):
+    for old, new in zip(before, weights_of(model), strict=True):
         np.testing.assert_array_equal(old, new)
     for variable in converted.weights:
         variable.assign(np.zeros(variable.shape, variable.dtype))
-    for old, new in zip(before, weights_of(model)):
+    for old, new in zip(before, weights_of(model), strict=True):
         np.testing.assert_array_equal(old, new)
 
 
@@ -293,7 +305,7 @@ def test_sigmoid_to_logits_and_back_keeps_the_weights_exactly(name):
     model = _model(name)
     logits = keras_binary.convert_head(model, to="logits")
     back = keras_binary.convert_head(logits, to="sigmoid")
-    for old, new in zip(weights_of(model), weights_of(back)):
+    for old, new in zip(weights_of(model), weights_of(back), strict=True):
         np.testing.assert_array_equal(old, new)
     x = _inputs(model, 4, np.random.default_rng(1))
     np.testing.assert_allclose(to_numpy(keras.ops.sigmoid(logits(x))), to_numpy(model(x)), atol=1e-7)
@@ -309,7 +321,7 @@ def test_convert_head_property_over_random_weights_and_inputs(data):
         data.draw(hnp.arrays("float32", w.shape, elements=st.floats(-1, 1, width=32)))
         if "moving_variance" not in v.path
         else data.draw(hnp.arrays("float32", w.shape, elements=st.floats(0.125, 2, width=32)))
-        for v, w in zip(model.weights, model.get_weights())
+        for v, w in zip(model.weights, model.get_weights(), strict=True)
     ]
     model.set_weights(weights)
     shape = (4,) + tuple(model.input_shape[1:])  # one shape: no recompilation per example
@@ -355,7 +367,9 @@ class Subclassed(keras.Model):
 
 def _two_outputs():
     inputs = keras.Input((3,))
-    return keras.Model(inputs, [keras.layers.Dense(1, activation="sigmoid")(inputs), keras.layers.Dense(1)(inputs)])
+    return keras.Model(
+        inputs, [keras.layers.Dense(1, activation="sigmoid")(inputs), keras.layers.Dense(1)(inputs)]
+    )
 
 
 def _nan_weights():
@@ -378,8 +392,16 @@ REFUSED = {
     "three_units": (lambda: _seq(keras.layers.Dense(3, activation="softmax")), "KB340", "BinaryHead"),
     "imagenet_top": (lambda: _seq(keras.layers.Dense(1000, activation="softmax")), "KB340", "BinaryHead"),
     "tanh": (lambda: _seq(keras.layers.Dense(1, activation="tanh")), "KB341", "activation='sigmoid'"),
-    "custom_activation": (lambda: _seq(keras.layers.Dense(1, activation=lambda x: x * 2)), "KB341", "activation="),
-    "relu_layer": (lambda: _seq(keras.layers.Dense(1), keras.layers.Activation("relu")), "KB341", "activation="),
+    "custom_activation": (
+        lambda: _seq(keras.layers.Dense(1, activation=lambda x: x * 2)),
+        "KB341",
+        "activation=",
+    ),
+    "relu_layer": (
+        lambda: _seq(keras.layers.Dense(1), keras.layers.Activation("relu")),
+        "KB341",
+        "activation=",
+    ),
     "dropout_last": (lambda: _seq(keras.layers.Dense(1), keras.layers.Dropout(0.5)), "KB342", "BinaryHead"),
     "activation_after_sigmoid": (
         lambda: _seq(keras.layers.Dense(1, activation="sigmoid"), keras.layers.Activation("sigmoid")),
@@ -389,7 +411,11 @@ REFUSED = {
     "two_outputs": (_two_outputs, "KB343", "model.outputs[0]"),
     "nan_weights": (_nan_weights, "KB344", "load_weights"),
     "subclassed": (_subclassed, "KB345", "keras.Model(inputs"),
-    "unbuilt": (lambda: keras.Sequential([keras.layers.Dense(2, activation="softmax")]), "KB345", "keras.Input"),
+    "unbuilt": (
+        lambda: keras.Sequential([keras.layers.Dense(2, activation="softmax")]),
+        "KB345",
+        "keras.Input",
+    ),
     "one_unit_softmax": (lambda: _seq(keras.layers.Dense(1, activation="softmax")), "KB302", "sigmoid"),
     "two_unit_sigmoid": (lambda: _seq(keras.layers.Dense(2, activation="sigmoid")), "KB303", "softmax"),
 }

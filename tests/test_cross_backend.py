@@ -83,7 +83,12 @@ def loss_values(d: dict[str, np.ndarray]) -> dict[str, list[float]]:
     cases = {
         "bce_prob": (kb.SafeBCE(), y, d["p"], None),
         "bce_logit_weighted": (kb.SafeBCE(from_logits=True), y, d["z"], w),
-        "bce_pair_onehot_smooth_posweight": (kb.SafeBCE(label_smoothing=0.1, pos_weight=3.0), d["y_onehot"], d["pair_p"], None),
+        "bce_pair_onehot_smooth_posweight": (
+            kb.SafeBCE(label_smoothing=0.1, pos_weight=3.0),
+            d["y_onehot"],
+            d["pair_p"],
+            None,
+        ),
         "bce_pair_logits_none": (kb.SafeBCE(from_logits=True, reduction="none"), y, d["pair_z"], None),
         "bce_soft_labels_sum": (kb.SafeBCE(reduction="sum"), d["y_soft"], d["p"], None),
         "focal_prob": (kb.SafeFocal(), y, d["p"], None),
@@ -93,7 +98,12 @@ def loss_values(d: dict[str, np.ndarray]) -> dict[str, list[float]]:
             d["z"],
             w,
         ),
-        "focal_pair_smooth_none": (kb.SafeFocal(label_smoothing=0.05, reduction="none"), y, d["pair_p"], None),
+        "focal_pair_smooth_none": (
+            kb.SafeFocal(label_smoothing=0.05, reduction="none"),
+            y,
+            d["pair_p"],
+            None,
+        ),
         "focal_pair_logits": (kb.SafeFocal(from_logits=True, gamma=3.0), d["y_onehot"], d["pair_z"], w),
         "safe_loss_hinge": (kb.safe_loss(keras.losses.Hinge()), y, d["pair_p"], None),
     }
@@ -107,7 +117,11 @@ def metric_classes() -> dict[str, type]:
 def make_metric(cls: type, **kwargs):
     params = inspect.signature(cls.__init__).parameters
     for name, param in params.items():
-        if name != "self" and param.default is inspect.Parameter.empty and param.kind == param.POSITIONAL_OR_KEYWORD:
+        if (
+            name != "self"
+            and param.default is inspect.Parameter.empty
+            and param.kind == param.POSITIONAL_OR_KEYWORD
+        ):
             if name not in REQUIRED_METRIC_ARGS:
                 raise TypeError(f"{cls.__name__} requires {name!r}: add it to REQUIRED_METRIC_ARGS")
             kwargs.setdefault(name, REQUIRED_METRIC_ARGS[name])
@@ -119,7 +133,10 @@ def metric_values(d: dict[str, np.ndarray]) -> dict[str, list[float]]:
     out = {}
     half = len(d["y"]) // 2
     for name, cls in metric_classes().items():
-        for variant, y_pred, kwargs in (("prob", d["p"], {}), ("pair_logits", d["pair_z"], {"from_logits": True})):
+        for variant, y_pred, kwargs in (
+            ("prob", d["p"], {}),
+            ("pair_logits", d["pair_z"], {"from_logits": True}),
+        ):
             metric = make_metric(cls, **kwargs)
             metric.update_state(d["y"][:half], y_pred[:half])
             metric.update_state(d["y"][half:], y_pred[half:], sample_weight=d["w"][half:])
@@ -235,7 +252,9 @@ def test_losses_and_metrics_agree(results, backend):
     reference, other = results["tensorflow"], results[backend]
     assert set(other) == set(reference)
     for name in sorted(n for n in reference if not n.startswith("model:")):
-        np.testing.assert_allclose(other[name], reference[name], rtol=1e-6, atol=1e-6, err_msg=f"{name} on {backend}")
+        np.testing.assert_allclose(
+            other[name], reference[name], rtol=1e-6, atol=1e-6, err_msg=f"{name} on {backend}"
+        )
 
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
@@ -245,7 +264,9 @@ def test_tensorflow_model_loads_and_predicts_the_same(results, backend):
     reference, other = results["tensorflow"], results[backend]
     assert other["model:loss_class"] == [1.0], f"{backend} did not restore SafeBCE"
     for name in sorted(n for n in reference if n.startswith("model:")):
-        np.testing.assert_allclose(other[name], reference[name], rtol=1e-5, atol=1e-5, err_msg=f"{name} on {backend}")
+        np.testing.assert_allclose(
+            other[name], reference[name], rtol=1e-5, atol=1e-5, err_msg=f"{name} on {backend}"
+        )
 
 
 if __name__ == "__main__":  # the subprocess: python tests/test_cross_backend.py OUT.json MODEL_DIR

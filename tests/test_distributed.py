@@ -64,15 +64,23 @@ def _build_and_train(scope=None, loss_scale: float = 1.0) -> dict:
         keras.utils.set_random_seed(11)
         model = keras.Sequential([keras.Input((3, 3, 4)), kb.BinaryHead(hidden_units=(6,), pooling="avgmax")])
         rng = np.random.default_rng(5)
-        model.set_weights([rng.normal(scale=0.5, size=v.shape).astype("float32") for v in model.get_weights()])
+        model.set_weights(
+            [rng.normal(scale=0.5, size=v.shape).astype("float32") for v in model.get_weights()]
+        )
         model.compile(
             optimizer=keras.optimizers.SGD(learning_rate=0.5),
             loss=kb.SafeBCE(label_smoothing=0.1),
             loss_weights=[loss_scale],
-            metrics=[kb.metrics.AUC(num_thresholds=50), kb.metrics.F1Score(), kb.metrics.BinaryCrossentropy()],
+            metrics=[
+                kb.metrics.AUC(num_thresholds=50),
+                kb.metrics.F1Score(),
+                kb.metrics.BinaryCrossentropy(),
+            ],
             weighted_metrics=[kb.metrics.BinaryAccuracy(name="weighted_accuracy")],
         )
-        history = model.fit(x, y, sample_weight=w, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
+        history = model.fit(
+            x, y, sample_weight=w, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0
+        )
         evaluation = model.evaluate(x, y, batch_size=GLOBAL_BATCH, verbose=0, return_dict=True)
     sharding = getattr(model.trainable_variables[0].value, "sharding", None)
     return {
@@ -114,7 +122,7 @@ def _replica_losses(strategy) -> dict:
     out = {}
     for reduction in ("sum_over_batch_size", "sum"):
         pair = (kb.SafeBCE(reduction=reduction), keras.losses.BinaryCrossentropy(reduction=reduction))
-        per_replica = strategy.run(lambda: [loss(y, p) for loss in pair])
+        per_replica = strategy.run(lambda losses=pair: [loss(y, p) for loss in losses])
         out[reduction] = {
             "safe": [float(v) for v in strategy.experimental_local_results(per_replica[0])],
             "keras": [float(v) for v in strategy.experimental_local_results(per_replica[1])],
@@ -172,7 +180,7 @@ def _subprocess(backend: str, tmp_path: Path) -> dict:
 def _assert_same_training(result: dict) -> None:
     single, distributed = result["single"], result["distributed"]
     assert len(single["weights"]) == len(distributed["weights"])
-    for i, (a, b) in enumerate(zip(single["weights"], distributed["weights"])):
+    for i, (a, b) in enumerate(zip(single["weights"], distributed["weights"], strict=True)):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5, err_msg=f"weight {i}")
     assert set(single["history"]) == set(distributed["history"])
     for name, values in single["history"].items():
@@ -183,7 +191,10 @@ def _assert_same_training(result: dict) -> None:
     assert all(np.all(np.isfinite(v)) for v in single["history"].values())
     assert single["history"]["loss"][0] != single["history"]["loss"][-1]
     # ... and a loss scaled by 1/2 (what dividing twice by 2 replicas does) moves them visibly.
-    moved = max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(single["weights"], result["control"]["weights"]))
+    moved = max(
+        np.max(np.abs(np.subtract(a, b)))
+        for a, b in zip(single["weights"], result["control"]["weights"], strict=True)
+    )
     assert moved > 1e-3, moved
 
 
@@ -193,7 +204,9 @@ def tf_result(tmp_path_factory) -> dict:
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("tf.distribute.MirroredStrategy needs the TensorFlow backend; runs in the tensorflow pass")
+        pytest.skip(
+            "tf.distribute.MirroredStrategy needs the TensorFlow backend; runs in the tensorflow pass"
+        )
     return _subprocess("tensorflow", tmp_path_factory.mktemp("mirrored"))
 
 

@@ -46,8 +46,12 @@ def sigmoid64(z):
 def test_softmax_of_a_pair_is_the_sigmoid_of_the_difference(pair):
     z = pair.astype("float64")
     expected = sigmoid64(z[:, 1] - z[:, 0])
-    np.testing.assert_allclose(to_numpy(keras.ops.softmax(pair, axis=-1))[:, 1], expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(to_numpy(keras.ops.sigmoid(pair[:, 1] - pair[:, 0])), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(keras.ops.softmax(pair, axis=-1))[:, 1], expected, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        to_numpy(keras.ops.sigmoid(pair[:, 1] - pair[:, 0])), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 @given(kbt.binary_batches())
@@ -66,7 +70,9 @@ def test_every_representation_has_the_same_canonical_probability(batch):
 # A fixed batch size: JAX compiles each operation once per shape.
 @given(kbt.binary_batches(leading_shape=(8,)), SMOOTHING, st.none() | POS_WEIGHT)
 def test_safe_bce_equals_the_float64_reference(batch, smoothing, pos_weight):
-    loss = keras_binary.SafeBCE(from_logits=batch.from_logits, label_smoothing=smoothing, pos_weight=pos_weight)
+    loss = keras_binary.SafeBCE(
+        from_logits=batch.from_logits, label_smoothing=smoothing, pos_weight=pos_weight
+    )
     labels = batch.labels * (1 - smoothing) + 0.5 * smoothing
     expected = np.mean(bce_reference(labels, batch.scores, batch.from_logits, pos_weight))
     assert float(to_numpy(loss(batch.y_true, batch.y_pred))) == pytest.approx(expected, rel=1e-5, abs=1e-6)
@@ -84,7 +90,9 @@ def test_label_smoothing_acts_identically_in_every_representation(batch, smoothi
     loss = keras_binary.SafeBCE(from_logits=batch.from_logits, label_smoothing=smoothing)
     value = kbt.assert_loss_invariant(loss, batch.y_true, batch.y_pred, from_logits=batch.from_logits)
     labels = batch.labels * (1 - smoothing) + 0.5 * smoothing
-    assert float(value) == pytest.approx(np.mean(bce_reference(labels, batch.scores, batch.from_logits)), rel=1e-5)
+    assert float(value) == pytest.approx(
+        np.mean(bce_reference(labels, batch.scores, batch.from_logits)), rel=1e-5
+    )
 
 
 @given(kbt.binary_batches(leading_shape=(6,)), SMOOTHING, st.sampled_from([0.0, 2.0]))
@@ -99,7 +107,10 @@ def test_focal_loss_is_invariant_across_representations(batch, smoothing, gamma)
 # pos_weight on a sigmoid == class weight on the softmax pair.
 
 
-@given(kbt.binary_batches(encoding="int", representation=("probability", "logit"), leading_shape=(8,)), POS_WEIGHT)
+@given(
+    kbt.binary_batches(encoding="int", representation=("probability", "logit"), leading_shape=(8,)),
+    POS_WEIGHT,
+)
 def test_pos_weight_on_a_sigmoid_equals_a_class_weight_on_the_softmax_pair(batch, w):
     y = batch.labels
     class_weight = np.where(y == 1, w, 1.0)  # what model.fit(class_weight={0: 1, 1: w}) gives
@@ -109,7 +120,9 @@ def test_pos_weight_on_a_sigmoid_equals_a_class_weight_on_the_softmax_pair(batch
     else:
         pair = to_numpy(convert.probability_to_probability_pair(batch.y_pred)).astype("float32")
     sigmoid = keras_binary.SafeBCE(pos_weight=w, from_logits=batch.from_logits)(batch.y_true, batch.y_pred)
-    safe_pair = keras_binary.SafeBCE(from_logits=batch.from_logits)(batch.y_true, pair, sample_weight=class_weight)
+    safe_pair = keras_binary.SafeBCE(from_logits=batch.from_logits)(
+        batch.y_true, pair, sample_weight=class_weight
+    )
     keras_cce = keras.losses.CategoricalCrossentropy(from_logits=batch.from_logits)(
         onehot, pair, sample_weight=class_weight
     )
@@ -137,7 +150,9 @@ def test_probability_then_logit_gives_z_back_up_to_the_rounding_of_p(z):
     back = to_numpy(convert.probability_to_logit(p))
     # Exact in float64 from the float32 probability; z itself comes back within
     # the error of the float32 sigmoid (a few ulps): |dz| = |dp| / (p (1 - p)).
-    np.testing.assert_allclose(back, np.log(p.astype("float64")) - np.log1p(-p.astype("float64")), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        back, np.log(p.astype("float64")) - np.log1p(-p.astype("float64")), rtol=1e-5, atol=1e-5
+    )
     p64 = sigmoid64(z)
     bound = 4 * 2.0**-24 / (p64 * (1 - p64)) + 1e-6
     assert np.all(np.abs(back - z) <= bound)
@@ -145,7 +160,9 @@ def test_probability_then_logit_gives_z_back_up_to_the_rounding_of_p(z):
 
 @given(PROBABILITIES, LOGITS)
 def test_pair_conversions_are_exact_inverses(p, z):
-    np.testing.assert_array_equal(to_numpy(convert.probability_pair_to_probability(convert.probability_to_probability_pair(p))), p)
+    np.testing.assert_array_equal(
+        to_numpy(convert.probability_pair_to_probability(convert.probability_to_probability_pair(p))), p
+    )
     np.testing.assert_array_equal(to_numpy(convert.logit_pair_to_logit(convert.logit_to_logit_pair(z))), z)
 
 
@@ -153,10 +170,14 @@ def test_pair_conversions_are_exact_inverses(p, z):
 # convert_head round trips, over random weights.
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _softmax_model():
     return keras.Sequential(
-        [keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2, activation="softmax")]
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(4, activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
     )
 
 
@@ -164,7 +185,10 @@ def _softmax_model():
 def test_convert_head_round_trips(data):
     model = _softmax_model()
     model.set_weights(
-        [data.draw(hnp.arrays("float32", w.shape, elements=st.floats(-1, 1, width=32))) for w in model.get_weights()]
+        [
+            data.draw(hnp.arrays("float32", w.shape, elements=st.floats(-1, 1, width=32)))
+            for w in model.get_weights()
+        ]
     )
     x = data.draw(hnp.arrays("float32", (5, 3), elements=st.floats(-2, 2, width=32)))
     to = data.draw(st.sampled_from(["sigmoid", "logits"]))
@@ -200,7 +224,7 @@ def test_every_metric_is_checked():
     assert set(kbm.__all__) <= {name.split("_")[0] for name in METRICS}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _metric(name, from_logits):
     return METRICS[name](from_logits=from_logits)
 
@@ -215,7 +239,9 @@ def _metric_value(name, y_true, y_pred, from_logits):
 # Probabilities on the grid (2k + 1) / 80: never on 0.5, on an AUC threshold
 # i / 199 or on an ECE bin edge b / 15, so the float32 rounding of a
 # conversion cannot move a prediction across one.
-GRID = hnp.arrays("int32", (16,), elements=st.integers(0, 39)).map(lambda k: ((2 * k + 1) / 80).astype("float32"))
+GRID = hnp.arrays("int32", (16,), elements=st.integers(0, 39)).map(
+    lambda k: ((2 * k + 1) / 80).astype("float32")
+)
 
 
 def _representations(p):
@@ -234,7 +260,9 @@ def _check_invariance(name, y, p):
     values = {key: _metric_value(name, y, pred, fl) for key, (pred, fl) in _representations(p).items()}
     first = values["probability"]
     for key, value in values.items():
-        assert value == pytest.approx(first, rel=1e-5, abs=1e-5), f"{name}: {key} gives {value}, probability {first}"
+        assert value == pytest.approx(first, rel=1e-5, abs=1e-5), (
+            f"{name}: {key} gives {value}, probability {first}"
+        )
 
 
 @given(st.sampled_from(sorted(METRICS)), hnp.arrays("int32", (16,), elements=st.integers(0, 1)), GRID)

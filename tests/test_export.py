@@ -31,7 +31,8 @@ from tests.helpers import to_numpy
 
 BACKEND = keras.backend.backend()
 pytestmark = pytest.mark.skipif(
-    BACKEND != "tensorflow", reason="SavedModel export and TFLite conversion use the TensorFlow backend; tensorflow pass only"
+    BACKEND != "tensorflow",
+    reason="SavedModel export and TFLite conversion use the TensorFlow backend; tensorflow pass only",
 )
 
 
@@ -62,9 +63,13 @@ def _head_model(**head_kwargs) -> keras.Model:
     outputs = kb.BinaryHead(**head_kwargs)(features)
     model = keras.Model(inputs, outputs)
     logits = "activation" in head_kwargs and head_kwargs["activation"] is None
-    model.compile(optimizer="adam", loss=kb.SafeBCE(from_logits=logits), metrics=[kb.metrics.AUC(from_logits=logits)])
+    model.compile(
+        optimizer="adam", loss=kb.SafeBCE(from_logits=logits), metrics=[kb.metrics.AUC(from_logits=logits)]
+    )
     x = _x(16)
-    model.fit(x, np.arange(16) % 2, batch_size=8, epochs=1, verbose=0)  # moves BN statistics off their initial values
+    model.fit(
+        x, np.arange(16) % 2, batch_size=8, epochs=1, verbose=0
+    )  # moves BN statistics off their initial values
     return model
 
 

@@ -110,38 +110,36 @@ def feature_shape(rank, features, data_format, size=3, batch=2):
 RANKS = [2, 3, 4, 5]
 
 
-@pytest.mark.parametrize("units", [1, 2])
-@pytest.mark.parametrize("pooling", ["avg", "max", "avgmax"])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("rank", RANKS)
-def test_output_shape_every_rank(rank, data_format, pooling, units):
+def test_output_shape_every_rank(rank, data_format):
     shape = feature_shape(rank, 5, data_format)
-    head = BinaryHead(units=units, pooling=pooling, data_format=data_format)
-    symbolic = head(keras.Input(shape[1:]))
-    assert tuple(symbolic.shape) == (None, units)
-    assert head.compute_output_shape((None, *shape[1:])) == (None, units)
-    assert head.compute_output_shape(shape) == (2, units)
     x = np.random.default_rng(rank).normal(size=shape).astype("float32")
-    out = to_numpy(head(x))
-    assert out.shape == (2, units)
-    np.testing.assert_allclose(out, reference_head(head, x), rtol=1e-5, atol=1e-6)
-    # The kernel has one row per pooled feature.
-    pooled = 5 * (2 if pooling == "avgmax" and rank > 2 else 1)
-    assert tuple(head.output_dense.kernel.shape) == (pooled, units)
+    for pooling in ("avg", "max", "avgmax"):
+        for units in (1, 2):
+            case = f"pooling={pooling}, units={units}"
+            head = BinaryHead(units=units, pooling=pooling, data_format=data_format)
+            symbolic = head(keras.Input(shape[1:]))
+            assert tuple(symbolic.shape) == (None, units), case
+            assert head.compute_output_shape((None, *shape[1:])) == (None, units), case
+            assert head.compute_output_shape(shape) == (2, units), case
+            out = to_numpy(head(x))
+            assert out.shape == (2, units), case
+            np.testing.assert_allclose(out, reference_head(head, x), rtol=1e-5, atol=1e-6, err_msg=case)
+            # The kernel has one row per pooled feature.
+            pooled = 5 * (2 if pooling == "avgmax" and rank > 2 else 1)
+            assert tuple(head.output_dense.kernel.shape) == (pooled, units), case
 
 
-@pytest.mark.parametrize("rank", RANKS)
-def test_pooling_none_accepts_features_only(rank):
-    head = BinaryHead(pooling=None)
-    shape = feature_shape(rank, 4, "channels_last")
-    if rank == 2:
-        assert tuple(head(keras.Input(shape[1:])).shape) == (None, 1)
-        return
-    with pytest.raises(BinaryConfigError) as info:
-        head(keras.Input(shape[1:]))
-    assert info.value.code == "KB305"
-    assert "BinaryHead(pooling='avg')" in str(info.value)
-    assert str(rank - 2) in info.value.summary  # names the axes left to pool
+def test_pooling_none_accepts_features_only():
+    assert tuple(BinaryHead(pooling=None)(keras.Input((4,))).shape) == (None, 1)
+    for rank in RANKS[1:]:
+        shape = feature_shape(rank, 4, "channels_last")
+        with pytest.raises(BinaryConfigError) as info:
+            BinaryHead(pooling=None)(keras.Input(shape[1:]))
+        assert info.value.code == "KB305"
+        assert "BinaryHead(pooling='avg')" in str(info.value)
+        assert f"{rank - 2} spatial or time axes" in info.value.summary  # names the axes left to pool
 
 
 def test_unknown_spatial_and_batch_sizes_are_fine():
@@ -203,25 +201,26 @@ def test_values_match_numpy_reference(rank, data_format, pooling, units, activat
 # Masks (sequences).
 
 
-@pytest.mark.parametrize("pooling", ["avg", "max", "avgmax"])
-@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("rank", [3, 5])
-def test_sequence_mask_is_honoured(rank, data_format, pooling):
+def test_sequence_mask_is_honoured(rank):
     rng = np.random.default_rng(0)
-    shape = feature_shape(rank, 4, data_format, size=5, batch=3)
-    time = shape[2] if data_format == "channels_first" else shape[1]
-    x = rng.normal(size=shape).astype("float32")
-    mask = np.ones((3, time), bool)
-    mask[0, 2:] = False
-    mask[2, :] = False  # a fully masked example: zeros, not NaN
-    head = BinaryHead(units=2, pooling=pooling, data_format=data_format, activation=None)
-    head.build(shape)
-    randomize(head, rng)
-    out = to_numpy(head(x, mask=mask))
-    np.testing.assert_allclose(out, reference_head(head, x, mask), rtol=1e-5, atol=1e-6)
-    assert np.all(np.isfinite(out))
-    # The mask matters: without it the first example differs.
-    assert not np.allclose(out[0], to_numpy(head(x))[0])
+    for data_format in ("channels_last", "channels_first"):
+        shape = feature_shape(rank, 4, data_format, size=5, batch=3)
+        time = shape[2] if data_format == "channels_first" else shape[1]
+        x = rng.normal(size=shape).astype("float32")
+        mask = np.ones((3, time), bool)
+        mask[0, 2:] = False
+        mask[2, :] = False  # a fully masked example: zeros, not NaN
+        for pooling in ("avg", "max", "avgmax"):
+            case = f"data_format={data_format}, pooling={pooling}"
+            head = BinaryHead(units=2, pooling=pooling, data_format=data_format, activation=None)
+            head.build(shape)
+            randomize(head, rng)
+            out = to_numpy(head(x, mask=mask))
+            np.testing.assert_allclose(out, reference_head(head, x, mask), rtol=1e-5, atol=1e-6, err_msg=case)
+            assert np.all(np.isfinite(out)), case
+            # The mask matters: without it the first example differs.
+            assert not np.allclose(out[0], to_numpy(head(x))[0]), case
 
 
 def test_mask_from_masking_layer_reaches_the_head():
@@ -234,13 +233,12 @@ def test_mask_from_masking_layer_reaches_the_head():
     np.testing.assert_allclose(to_numpy(model(x)), reference_head(head, x, mask), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("mask_shape", [(2, 3, 3), (2, 4), (2,)])
-def test_mask_that_does_not_fit_is_refused(mask_shape):
-    head = BinaryHead()
-    with pytest.raises(BinaryShapeError) as info:
-        head(np.ones((2, 3, 3, 4), "float32"), mask=np.ones(mask_shape, bool))
-    assert info.value.code == "KB114"
-    assert "mask_zero=False" in info.value.fix
+def test_mask_that_does_not_fit_is_refused():
+    for mask_shape in [(2, 3, 3), (2, 4), (2,)]:
+        with pytest.raises(BinaryShapeError) as info:
+            BinaryHead()(np.ones((2, 3, 3, 4), "float32"), mask=np.ones(mask_shape, bool))
+        assert info.value.code == "KB114", mask_shape
+        assert "mask_zero=False" in info.value.fix
 
 
 # ---------------------------------------------------------------------------
@@ -272,57 +270,61 @@ CONFIG_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("kwargs, code, fix", CONFIG_ERRORS, ids=[f"{c}-{k}" for k, c, _ in CONFIG_ERRORS])
-def test_config_errors(kwargs, code, fix):
-    with pytest.raises(BinaryConfigError) as info:
-        BinaryHead(**kwargs)
-    assert isinstance(info.value, ValueError)
-    assert info.value.code == code
-    assert str(info.value).startswith(code)
-    assert fix in info.value.fix
-    assert "Received:" in str(info.value) and "Expected:" in str(info.value)
+def test_config_errors():
+    for kwargs, code, fix in CONFIG_ERRORS:
+        with pytest.raises(BinaryConfigError) as info:
+            BinaryHead(**kwargs)
+        case = f"BinaryHead(**{kwargs})"
+        assert isinstance(info.value, ValueError), case
+        assert info.value.code == code, case
+        assert str(info.value).startswith(code), case
+        assert fix in info.value.fix, case
+        assert "Received:" in str(info.value) and "Expected:" in str(info.value), case
 
 
-@pytest.mark.parametrize(
-    "kwargs, activation",
-    [
-        ({}, "sigmoid"),
-        ({"units": 2}, "softmax"),
-        ({"activation": "sigmoid"}, "sigmoid"),
-        ({"units": 2, "activation": "softmax"}, "softmax"),
-        ({"activation": None}, None),
-        ({"units": 2, "activation": "linear"}, None),
-        ({"activation": keras.activations.sigmoid}, "sigmoid"),
-        ({"pooling": "AVG"}, "sigmoid"),
-        ({"hidden_units": 8}, "sigmoid"),
-    ],
-)
-def test_valid_configurations(kwargs, activation):
-    head = BinaryHead(**kwargs)
-    assert head.activation == activation
-    assert head.units == kwargs.get("units", 1)
-    assert head.pooling == "avg"
-    assert head.output_dense.units == head.units
-    assert head.output_dense.get_config()["activation"] == "linear"
+VALID = [
+    ({}, "sigmoid"),
+    ({"units": 2}, "softmax"),
+    ({"activation": "sigmoid"}, "sigmoid"),
+    ({"units": 2, "activation": "softmax"}, "softmax"),
+    ({"activation": None}, None),
+    ({"units": 2, "activation": "linear"}, None),
+    ({"activation": keras.activations.sigmoid}, "sigmoid"),
+    ({"pooling": "AVG"}, "sigmoid"),
+    ({"hidden_units": 8}, "sigmoid"),
+]
+
+
+def test_valid_configurations():
+    for kwargs, activation in VALID:
+        head = BinaryHead(**kwargs)
+        assert head.activation == activation, kwargs
+        assert head.units == kwargs.get("units", 1)
+        assert head.pooling == "avg"
+        assert head.hidden_units == ((8,) if "hidden_units" in kwargs else ())
+        assert head.output_dense.units == head.units
+        assert head.output_dense.get_config()["activation"] == "linear"
 
 
 SHAPE_ERRORS = [
     ((), {}, "KB111", "expand_dims"),
     ((None, None, None), {}, "KB112", "keras.Input((None, None, 3))"),
-    ((8, None, None), {"data_format": "channels_first"}, "KB112", "keras.Input"),
+    ((None, 8, 8), {"data_format": "channels_first"}, "KB112", "keras.Input"),
+    ((8, 8, 0), {}, "KB112", "keras.Input"),
     ((0, 4, 8), {}, "KB113", "larger input"),
     ((4, 0, 4, 8), {"pooling": "max"}, "KB113", "larger input"),
 ]
 
 
-@pytest.mark.parametrize("shape, kwargs, code, fix", SHAPE_ERRORS)
-def test_shape_errors_while_building(shape, kwargs, code, fix):
-    with pytest.raises(BinaryShapeError) as info:
-        BinaryHead(**kwargs)(keras.Input(shape))
-    assert info.value.code == code
-    assert fix in info.value.fix
-    with pytest.raises(BinaryShapeError):
-        BinaryHead(**kwargs).compute_output_shape((None, *shape))
+def test_shape_errors_while_building():
+    for shape, kwargs, code, fix in SHAPE_ERRORS:
+        case = f"BinaryHead(**{kwargs}) on {shape}"
+        with pytest.raises(BinaryShapeError) as info:
+            BinaryHead(**kwargs)(keras.Input(shape))
+        assert info.value.code == code, case
+        assert fix in info.value.fix, case
+        with pytest.raises(BinaryShapeError):
+            BinaryHead(**kwargs).compute_output_shape((None, *shape))
 
 
 # ---------------------------------------------------------------------------
@@ -344,20 +346,23 @@ def test_stacking_on_dense_softmax():
     assert "'predictions'" in message and "K=10" in message and "10 classes" in message
 
 
-@pytest.mark.parametrize(
-    "top",
-    [
-        lambda x: keras.layers.Activation("softmax", name="probs")(keras.layers.Dense(5)(x)),
-        lambda x: keras.layers.Softmax(name="probs")(keras.layers.Dense(5)(x)),
-        lambda x: keras.layers.Dropout(0.5)(keras.layers.Dense(5, activation="softmax", name="probs")(x)),
-        lambda x: keras.layers.Activation("linear")(keras.layers.Dense(5, activation="log_softmax", name="probs")(x)),
-        lambda x: keras.ops.softmax(keras.layers.Dense(5)(x)),
-    ],
-    ids=["activation-layer", "softmax-layer", "through-dropout", "log-softmax", "ops-softmax"],
-)
-def test_stacking_on_other_softmax_forms(top):
-    message = _stacking_error(top)
-    assert "K=5" in message
+SOFTMAX_FORMS = {
+    "activation-layer": lambda x: keras.layers.Activation("softmax", name="probs")(keras.layers.Dense(5)(x)),
+    "softmax-layer": lambda x: keras.layers.Softmax(name="probs")(keras.layers.Dense(5)(x)),
+    "through-dropout": lambda x: keras.layers.Dropout(0.5)(keras.layers.Dense(5, activation="softmax", name="probs")(x)),
+    "log-softmax": lambda x: keras.layers.Activation("linear")(
+        keras.layers.Dense(5, activation="log_softmax", name="probs")(x)
+    ),
+    "ops-softmax": lambda x: keras.ops.softmax(keras.layers.Dense(5)(x)),
+}
+
+
+def test_stacking_on_other_softmax_forms():
+    for form, top in SOFTMAX_FORMS.items():
+        message = _stacking_error(top)
+        assert "K=5" in message, form
+        if form != "ops-softmax":
+            assert "'probs'" in message, form
 
 
 def test_stacking_through_nested_models():
@@ -378,19 +383,18 @@ def test_stacking_in_sequential():
     assert info.value.code == "KB110"
 
 
-@pytest.mark.parametrize(
-    "top",
-    [
-        lambda x: keras.layers.Dense(2, activation="softmax")(x),  # a binary softmax: K = 2
-        lambda x: keras.layers.Dense(10, activation="sigmoid")(x),  # multi-label features
-        lambda x: keras.layers.Dense(10)(x),
-        lambda x: keras.layers.Softmax(axis=1)(keras.layers.Reshape((3, 2))(x)),  # not the last axis
-    ],
-    ids=["binary-softmax", "sigmoid", "linear", "softmax-other-axis"],
-)
-def test_not_a_classifier_is_accepted(top):
-    inputs = keras.Input((6,))
-    assert tuple(BinaryHead()(top(inputs)).shape) == (None, 1)
+NOT_CLASSIFIERS = {
+    "binary-softmax": lambda x: keras.layers.Dense(2, activation="softmax")(x),  # K = 2
+    "sigmoid": lambda x: keras.layers.Dense(10, activation="sigmoid")(x),  # multi-label features
+    "linear": lambda x: keras.layers.Dense(10)(x),
+    "softmax-other-axis": lambda x: keras.layers.Softmax(axis=1)(keras.layers.Reshape((3, 2))(x)),
+}
+
+
+def test_not_a_classifier_is_accepted():
+    for form, top in NOT_CLASSIFIERS.items():
+        inputs = keras.Input((6,))
+        assert tuple(BinaryHead()(top(inputs)).shape) == (None, 1), form
 
 
 def test_allow_classifier_input():
@@ -467,6 +471,7 @@ def test_softmax_pair_equals_sigmoid_of_difference(rank, pooling, hidden, featur
 
 
 def test_dropout_and_batch_norm_follow_training_flag():
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(loc=3.0, size=(64, 8)).astype("float32")
     head = BinaryHead(hidden_units=(16,), dropout=0.5, batch_norm=True, activation=None)
@@ -478,6 +483,7 @@ def test_dropout_and_batch_norm_follow_training_flag():
 
 
 def test_softmax_head_trains_with_sparse_labels_and_safe_bce():
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 4, 4, 3)).astype("float32")
     y = (x[..., 0].mean(axis=(1, 2)) > 0).astype("int64")  # (N,) integer labels
@@ -508,6 +514,7 @@ def test_regularizers_add_losses():
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision(policy):
+    keras.utils.set_random_seed(0)
     compute = "float16" if policy == "mixed_float16" else "bfloat16"
     previous = keras.config.dtype_policy()
     try:
@@ -607,6 +614,7 @@ _FRESH_PROCESS = textwrap.dedent(
 
 
 def test_keras_file_round_trip_in_fresh_process(tmp_path):
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(16, 3, 4, 4)).astype("float32")  # channels_first
     y = rng.integers(0, 2, size=16)
@@ -643,10 +651,13 @@ def test_summary_shows_head_and_exact_params():
     head = BinaryHead(units=2, pooling="avgmax", hidden_units=(4,), batch_norm=True, name="head")
     model = keras.Model(inputs, head(inputs))
     lines = []
-    model.summary(print_fn=lambda line, **kwargs: lines.append(line), line_length=120)
-    row = next(line for line in "\n".join(lines).splitlines() if "head (BinaryHead)" in line)
-    # avgmax: 16 pooled features; BN (4 per feature) before each Dense.
+    model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    text = "\n".join(lines)
+    row = next(line for line in text.splitlines() if "head (BinaryHead)" in line)
+    # avgmax: 16 pooled features; BN (4 per feature, 2 of them trainable) before each Dense.
     params = (4 * 16) + (16 * 4 + 4) + (4 * 4) + (4 * 2 + 2)
     cells = [cell.strip() for cell in row.split("│") if cell.strip()]
     assert cells == ["head (BinaryHead)", "(None, 2)", str(params)]
+    assert f"Total params: {params} " in text
+    assert f"Non-trainable params: {2 * 16 + 2 * 4} " in text  # the BN moving statistics
     assert model.count_params() == params

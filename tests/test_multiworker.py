@@ -76,7 +76,9 @@ def train_worker(strategy) -> dict:
     x, y = _data()
     with strategy.scope():
         model, optimizer, loss_fn, metrics = _model_and_metrics()
-    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH))
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+    )
 
     @tf.function
     def train_step(batch):
@@ -85,7 +87,7 @@ def train_worker(strategy) -> dict:
                 y_pred = model(x, training=True)
                 loss = loss_fn(y, y_pred)  # this replica's mean / num_replicas_in_sync
             grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             for metric in metrics:
                 metric.update_state(y, y_pred)
 
@@ -149,7 +151,9 @@ def test_two_workers_match_single_process(tmp_path):
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("tf.distribute.MultiWorkerMirroredStrategy needs the TensorFlow backend; runs in the tensorflow pass")
+        pytest.skip(
+            "tf.distribute.MultiWorkerMirroredStrategy needs the TensorFlow backend; runs in the tensorflow pass"
+        )
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(WORKERS)]}
     procs = []
     try:
@@ -186,13 +190,16 @@ def test_two_workers_match_single_process(tmp_path):
     assert [r["task"] for r in results] == list(range(WORKERS))
     assert all(r["replicas"] == WORKERS for r in results)
     # The two workers hold the same model: identical weights.
-    for a, b in zip(results[0]["weights"], results[1]["weights"]):
+    for a, b in zip(results[0]["weights"], results[1]["weights"], strict=True):
         np.testing.assert_array_equal(a, b)
     # ... equal to one process training on the whole global batches with fit.
     single = train_single()
-    moved = max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(single["weights"], _model_and_metrics()[0].get_weights()))
+    moved = max(
+        np.max(np.abs(np.subtract(a, b)))
+        for a, b in zip(single["weights"], _model_and_metrics()[0].get_weights(), strict=True)
+    )
     assert moved > 1e-3, "training did not move the weights"
-    for i, (a, b) in enumerate(zip(single["weights"], results[0]["weights"])):
+    for i, (a, b) in enumerate(zip(single["weights"], results[0]["weights"], strict=True)):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5, err_msg=f"weight {i}")
     for name, value in single["metrics"].items():
         for r in results:
@@ -200,7 +207,9 @@ def test_two_workers_match_single_process(tmp_path):
     # Keras 3.15's `fit` cannot run this strategy (keras-team/keras#20585): docs/distributed.md
     # says so and shows the loop above. When Keras fixes it, update the page and this test.
     for r in results:
-        assert r["fit_error"] is not None, "model.fit now works under MultiWorkerMirroredStrategy: update docs/distributed.md"
+        assert r["fit_error"] is not None, (
+            "model.fit now works under MultiWorkerMirroredStrategy: update docs/distributed.md"
+        )
         assert "PerReplica" in r["fit_error"], r["fit_error"]
 
 

@@ -57,7 +57,9 @@ def test_labels_have_the_encoding_they_name(encoding):
 
 @pytest.mark.parametrize("representation", kbt.REPRESENTATIONS)
 def test_predictions_have_the_representation_they_name(representation):
-    @given(kbt.binary_predictions(representation=representation, leading_shape=(5,), flat=False, max_logit=4.0))
+    @given(
+        kbt.binary_predictions(representation=representation, leading_shape=(5,), flat=False, max_logit=4.0)
+    )
     def check(y_pred):
         values = np.asarray(y_pred, "float64")
         assert y_pred.dtype.name == "float32"
@@ -82,8 +84,12 @@ def test_every_combination_can_be_drawn():
         return len(seen) == len(kbt.LABEL_ENCODINGS) * len(kbt.REPRESENTATIONS)
 
     find(kbt.binary_batches(), all_seen, settings=FIRST)
-    assert find(kbt.binary_labels(encoding="int"), lambda y: y.ndim == 2, settings=FIRST).shape[-1] == 1  # (N, 1)
-    assert find(kbt.binary_predictions("probability"), lambda p: p.ndim == 1, settings=FIRST).ndim == 1  # (N,)
+    assert (
+        find(kbt.binary_labels(encoding="int"), lambda y: y.ndim == 2, settings=FIRST).shape[-1] == 1
+    )  # (N, 1)
+    assert (
+        find(kbt.binary_predictions("probability"), lambda p: p.ndim == 1, settings=FIRST).ndim == 1
+    )  # (N,)
 
 
 def test_leading_shape_gives_per_pixel_batches():
@@ -99,7 +105,11 @@ def test_leading_shape_gives_per_pixel_batches():
 
 def test_leading_shape_accepts_a_strategy():
     shapes = st.sampled_from([(4,), (2, 2)])
-    y = find(kbt.binary_labels(encoding="bool", leading_shape=shapes, column=True), lambda y: y.ndim == 3, settings=FIRST)
+    y = find(
+        kbt.binary_labels(encoding="bool", leading_shape=shapes, column=True),
+        lambda y: y.ndim == 3,
+        settings=FIRST,
+    )
     assert y.shape == (2, 2, 1)
 
 
@@ -163,7 +173,9 @@ def test_from_logits_is_read_from_the_model_or_given():
 def test_plain_callables_need_from_logits():
     model = _model()
     # log-probabilities are a pair of logits: log(p1) - log(p0) is the logit of p1.
-    kbt.assert_same_binary_predictions(model, lambda x, training=False: keras.ops.log(model(x)), X, from_logits_b=True)
+    kbt.assert_same_binary_predictions(
+        model, lambda x, training=False: keras.ops.log(model(x)), X, from_logits_b=True
+    )
     with pytest.raises(BinaryConfigError) as info:  # a callable has no final layer to read
         kbt.assert_same_binary_predictions(model, lambda x, training=False: model(x), X)
     assert info.value.code == "KB301"
@@ -209,7 +221,9 @@ def test_loss_invariant_returns_the_reference_value():
 def test_loss_invariant_on_logits_pairs_and_weights():
     z = np.array([[-2.0, 1.0], [0.5, 3.0], [1.0, 1.5], [0.0, -1.0], [2.0, 2.0]])
     weights = np.array([1.0, 2.0, 0.5, 0.0, 1.0])
-    value = kbt.assert_loss_invariant(keras_binary.SafeBCE(from_logits=True), Y, z, from_logits=True, sample_weight=weights)
+    value = kbt.assert_loss_invariant(
+        keras_binary.SafeBCE(from_logits=True), Y, z, from_logits=True, sample_weight=weights
+    )
     expected = np.sum(weights * bce_reference(Y, z[:, 1] - z[:, 0], from_logits=True)) / len(Y)
     assert float(value) == pytest.approx(expected, rel=1e-5)
 
