@@ -56,7 +56,7 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB310": ("config", "Unknown data_format"),
     "KB311": ("config", "Unknown hidden_activation"),
     "KB320": ("config", "Invalid focal loss parameter"),
-    "KB321": ("config", "Invalid metric threshold or target rate"),
+    "KB321": ("config", "Invalid metric threshold, target rate or beta"),
     "KB322": ("config", "Invalid number of thresholds or bins"),
     "KB323": ("config", "safe_loss needs a loss"),
     "KB324": ("config", "safe_loss from_logits disagrees with the wrapped loss"),

@@ -145,7 +145,11 @@ def _flat_weights(sample_weight: Any, canonical: Canonical, y_pred: Any, dtype: 
             "example (or per element of a per-pixel output).",
             received=f"sample_weight.shape={_fmt(static_shape(ops.convert_to_tensor(sample_weight)))}, "
             f"per-example shape of y_pred={_fmt(leading)}",
-            expected=f"sample_weight of shape {_fmt(leading)}, {_fmt(leading[:1])} or a scalar",
+            expected=(
+                f"sample_weight of shape {_fmt(leading)}"
+                + (f", {_fmt(leading[:1])}" if len(leading) > 1 else "")
+                + " or a scalar"
+            ),
             fix="pass one weight per example, e.g. sample_weight=np.ones(len(y_true))",
         )
     for _ in range(len(leading) - len(shape)):
@@ -441,7 +445,7 @@ class AUC(_KerasConfusionMetric, keras.metrics.AUC):
         ):
             raise BinaryConfigError(
                 "KB326",
-                "unknown AUC curve or summation method"
+                "invalid AUC curve or summation method"
                 + (
                     " (summation_method='step' is average precision: curve='PR' only)."
                     if method == "step"
@@ -449,7 +453,7 @@ class AUC(_KerasConfusionMetric, keras.metrics.AUC):
                 ),
                 received=f"curve={curve!r}, summation_method={summation_method!r}",
                 expected=f"curve in {_CURVES}, summation_method in {_SUMMATIONS}",
-                fix="AUC(curve='PR', summation_method='step')  # average precision",
+                fix="keras_binary.metrics.AUC(curve='PR', summation_method='step')  # average precision",
             )
         if thresholds is None:
             num_thresholds = _check_count("num_thresholds", num_thresholds, 2, 200)

@@ -76,7 +76,9 @@ def test_probability_to_logit_refuses_logits_with_kb205():
         convert.probability_to_logit(np.array([[0.2], [3.0]]))
     assert info.value.code == "KB205"
     assert "logit_to_probability" in str(info.value)
-    z = to_numpy(convert.probability_to_logit(np.array([[3.0]]), validate=False))  # clipped, as documented
+    z = to_numpy(
+        convert.probability_to_logit(np.array([[3.0]], "float32"), validate=False)
+    )  # clipped, as documented
     np.testing.assert_allclose(z, logit64(np.float32(1 - 1e-7)), rtol=1e-5)
 
 

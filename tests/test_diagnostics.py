@@ -24,7 +24,10 @@ Y_BALANCED = np.array([0, 1] * 8)
 
 def dense_model(units=1, activation="sigmoid", loss="binary_crossentropy", input_shape=(4,), **dense_kwargs):
     model = keras.Sequential(
-        [keras.Input(input_shape), keras.layers.Dense(units, activation=activation, name="output", **dense_kwargs)]
+        [
+            keras.Input(input_shape),
+            keras.layers.Dense(units, activation=activation, name="output", **dense_kwargs),
+        ]
     )
     if loss is not None:
         model.compile(optimizer="adam", loss=loss)
@@ -53,7 +56,11 @@ def only(report, code):
 
 def classifier(k=10, name="classifier"):
     return keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(k, activation="softmax")],
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(k, activation="softmax"),
+        ],
         name=name,
     )
 
@@ -79,7 +86,9 @@ def test_kbd001_through_dropout_and_activation_layer():
 
 
 def test_kbd001_not_on_features_or_opt_in():
-    features = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10, activation="relu")], name="features")
+    features = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(10, activation="relu")], name="features"
+    )
     model = keras.Sequential([features, keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy")
     assert diagnose(model).findings == []
@@ -92,19 +101,19 @@ def test_kbd001_not_on_features_or_opt_in():
 # 2. A softmax over an axis of size 1.
 
 
-@pytest.mark.parametrize("kind", ["dense", "activation", "softmax_layer"])
-def test_kbd002_softmax_over_one_unit(kind):
-    inputs = keras.Input((4,))
-    if kind == "dense":
-        outputs = keras.layers.Dense(1, activation="softmax")(inputs)
-    else:
-        h = keras.layers.Dense(1)(inputs)
-        layer = keras.layers.Activation("softmax") if kind == "activation" else keras.layers.Softmax()
-        outputs = layer(h)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer="adam", loss="binary_crossentropy")
-    finding = only(diagnose(model), "KBD002")
-    assert finding.severity == "error" and "always 1.0" in finding.summary
+def test_kbd002_softmax_over_one_unit():
+    for kind in ("dense", "activation", "softmax_layer"):
+        inputs = keras.Input((4,))
+        if kind == "dense":
+            outputs = keras.layers.Dense(1, activation="softmax")(inputs)
+        else:
+            h = keras.layers.Dense(1)(inputs)
+            layer = keras.layers.Activation("softmax") if kind == "activation" else keras.layers.Softmax()
+            outputs = layer(h)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        finding = only(diagnose(model), "KBD002")
+        assert finding.severity == "error" and "always 1.0" in finding.summary, kind
 
 
 def test_kbd002_not_on_two_unit_softmax():
@@ -116,47 +125,45 @@ def test_kbd002_not_on_two_unit_softmax():
 # 3. Sigmoid or one unit with a categorical cross-entropy.
 
 
-@pytest.mark.parametrize(
-    "units,activation,loss",
-    [
+def test_kbd003_categorical_loss_on_binary_output():
+    cases = [
         (1, "sigmoid", "categorical_crossentropy"),
         (1, "sigmoid", keras.losses.CategoricalCrossentropy()),
         (1, "sigmoid", "sparse_categorical_crossentropy"),
         (1, None, keras.losses.SparseCategoricalCrossentropy(from_logits=True)),
         (2, "sigmoid", "categorical_crossentropy"),
-    ],
-)
-def test_kbd003_categorical_loss_on_binary_output(units, activation, loss):
-    finding = only(diagnose(dense_model(units, activation, loss)), "KBD003")
-    assert finding.severity == "error" and "SafeBCE" in finding.fix
+    ]
+    for units, activation, loss in cases:
+        finding = only(diagnose(dense_model(units, activation, loss)), "KBD003")
+        assert finding.severity == "error" and "SafeBCE" in finding.fix, (units, activation, loss)
 
 
-@pytest.mark.parametrize(
-    "loss", ["sparse_categorical_crossentropy", keras.losses.CategoricalCrossentropy(), keras_binary.SafeBCE()]
-)
-def test_kbd003_not_on_softmax_pair(loss):
-    assert diagnose(dense_model(2, "softmax", loss)).findings == []
+def test_kbd003_not_on_softmax_pair():
+    for loss in (
+        "sparse_categorical_crossentropy",
+        keras.losses.CategoricalCrossentropy(),
+        keras_binary.SafeBCE(),
+    ):
+        assert diagnose(dense_model(2, "softmax", loss)).findings == [], loss
 
 
 # ---------------------------------------------------------------------------
 # 4. from_logits against the final activation.
 
 
-@pytest.mark.parametrize(
-    "activation,loss,code",
-    [
+def test_kbd004_kbd005_from_logits_mismatch():
+    cases = [
         ("sigmoid", keras.losses.BinaryCrossentropy(from_logits=True), "KBD004"),
         ("sigmoid", keras_binary.SafeBCE(from_logits=True), "KBD004"),
         (None, "binary_crossentropy", "KBD005"),
         (None, keras.losses.BinaryCrossentropy(), "KBD005"),
         (None, keras_binary.SafeFocal(), "KBD005"),
         (None, keras.losses.binary_crossentropy, "KBD005"),
-    ],
-)
-def test_kbd004_kbd005_from_logits_mismatch(activation, loss, code):
-    finding = only(diagnose(dense_model(1, activation, loss)), code)
-    assert finding.severity == "error"
-    assert f"from_logits={code == 'KBD005'}" in finding.fix
+    ]
+    for activation, loss, code in cases:
+        finding = only(diagnose(dense_model(1, activation, loss)), code)
+        assert finding.severity == "error", (activation, loss)
+        assert f"from_logits={code == 'KBD005'}" in finding.fix, (activation, loss)
 
 
 def test_kbd004_on_binary_head_and_kbd005_on_logit_head():
@@ -164,18 +171,16 @@ def test_kbd004_on_binary_head_and_kbd005_on_logit_head():
     assert "KBD005" in codes(diagnose(head_model(keras_binary.SafeBCE(), activation=None)))
 
 
-@pytest.mark.parametrize(
-    "activation,loss",
-    [
+def test_from_logits_consistent_is_not_flagged():
+    cases = [
         ("sigmoid", keras.losses.BinaryCrossentropy()),
         ("sigmoid", "binary_crossentropy"),
         (None, keras.losses.BinaryCrossentropy(from_logits=True)),
         (None, keras_binary.SafeBCE(from_logits=True)),
         (None, keras_binary.safe_loss(keras.losses.BinaryCrossentropy(from_logits=True))),
-    ],
-)
-def test_from_logits_consistent_is_not_flagged(activation, loss):
-    assert diagnose(dense_model(1, activation, loss)).findings == []
+    ]
+    for activation, loss in cases:
+        assert diagnose(dense_model(1, activation, loss)).findings == [], (activation, loss)
 
 
 # ---------------------------------------------------------------------------
@@ -211,27 +216,30 @@ def test_kbd007_labels_that_fit_no_encoding():
 # 6. Labels.
 
 
-@pytest.mark.parametrize(
-    "labels,fix",
-    [
+def test_kbd009_labels_outside_0_1():
+    cases = [
         (np.array([1, 2] * 8), "y = y - 1"),
         (np.array([-1, 1] * 8), "y = (y + 1) / 2"),
         (np.array([0, 255] * 8), "y = y / 255"),
         (np.arange(16) % 10, "y = (y == POSITIVE_CLASS)"),
         (np.linspace(-0.5, 1.5, 16), "THRESHOLD"),
-    ],
-)
-def test_kbd009_labels_outside_0_1(labels, fix):
-    finding = only(diagnose(head_model(), X4, labels), "KBD009")
-    assert finding.severity == "error" and fix in finding.fix
+    ]
+    model = head_model()
+    for labels, fix in cases:
+        finding = only(diagnose(model, X4, labels), "KBD009")
+        assert finding.severity == "error" and fix in finding.fix, fix
 
 
-@pytest.mark.parametrize(
-    "labels",
-    [Y_BALANCED, Y_BALANCED.astype(bool), Y_BALANCED.astype("float32"), np.linspace(0.0, 1.0, 16), Y_BALANCED[:, None]],
-)
-def test_valid_labels_are_not_flagged(labels):
-    assert diagnose(head_model(), X4, labels).findings == []
+def test_valid_labels_are_not_flagged():
+    model = head_model()
+    for labels in (
+        Y_BALANCED,
+        Y_BALANCED.astype(bool),
+        Y_BALANCED.astype("float32"),
+        np.linspace(0.0, 1.0, 16),  # soft labels
+        Y_BALANCED[:, None],
+    ):
+        assert diagnose(model, X4, labels).findings == [], labels
 
 
 def test_kbd008_one_hot_labels_against_one_unit():
@@ -255,8 +263,12 @@ def test_kbd011_single_class():
     assert finding.severity == "error" and "all 16 labels are 1" in finding.summary
 
 
-@pytest.mark.parametrize("positives", [3, 97])
-def test_kbd012_imbalance_suggests_pos_weight_and_prior(positives):
+def test_kbd012_imbalance_suggests_pos_weight_and_prior():
+    for positives in (3, 97):
+        check_imbalance(positives)
+
+
+def check_imbalance(positives):
     x = RNG.random((100, 4)).astype("float32")
     y = np.r_[np.ones(positives), np.zeros(100 - positives)]
     finding = only(diagnose(head_model(), x, y), "KBD012")
@@ -320,7 +332,9 @@ def test_keras_overrides_training_false_during_fit():
     before = keras.ops.convert_to_numpy(bn.moving_mean).copy()
     model(x, training=True)
     changed = not np.allclose(before, keras.ops.convert_to_numpy(bn.moving_mean))
-    assert changed, "Keras now honours training=False in a functional call: revisit KBD013 and docs/diagnose.md"
+    assert changed, (
+        "Keras now honours training=False in a functional call: revisit KBD013 and docs/diagnose.md"
+    )
     bn.trainable = False  # the fix KBD013 suggests
     before = keras.ops.convert_to_numpy(bn.moving_mean).copy()
     model(x, training=True)
@@ -506,7 +520,10 @@ def test_kbd018_no_loss():
 
 
 def test_kbd019_data_that_do_not_fit():
-    assert "x has shape (16, 5)" in only(diagnose(head_model(), RNG.random((16, 5)), Y_BALANCED), "KBD019").summary
+    assert (
+        "x has shape (16, 5)"
+        in only(diagnose(head_model(), RNG.random((16, 5)), Y_BALANCED), "KBD019").summary
+    )
     assert "16 examples and y has 8" in only(diagnose(head_model(), X4, Y_BALANCED[:8]), "KBD019").summary
 
 

@@ -54,7 +54,7 @@ def test_softmax_of_a_pair_is_the_sigmoid_of_the_difference(pair):
     )
 
 
-@given(kbt.binary_batches())
+@given(kbt.binary_batches(leading_shape=st.sampled_from([(8,), (2, 3, 2)])))
 def test_every_representation_has_the_same_canonical_probability(batch):
     """p1, sigmoid(z) and sigmoid(z1 - z0) agree with the float64 canonical probability."""
     _, scores = keras_binary.canonicalize(batch.y_true, batch.y_pred, from_logits=batch.from_logits)

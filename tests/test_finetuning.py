@@ -67,7 +67,7 @@ def test_frozen_then_unfrozen_with_lower_learning_rate():
     accuracy1 = np.mean((model.predict(x, verbose=0)[:, 1] > 0.5) == y)
     assert accuracy1 > 0.9
 
-    # Phase 2: unfreeze all but the BN layers, recompile with a 1000x lower learning rate.
+    # Phase 2: unfreeze all but the BN layers, recompile with a 5000x lower learning rate.
     backbone.trainable = True
     for layer in backbone.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
