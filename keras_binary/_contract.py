@@ -19,7 +19,8 @@ testable and fast; `canonicalize` applies a plan with `keras.ops`.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple, TypeVar
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from keras import ops
@@ -51,7 +52,6 @@ def _autograph_transparent(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-
 class Layout(NamedTuple):
     """A plan for bringing one `(y_true, y_pred)` pair to canonical form.
 
@@ -71,7 +71,12 @@ class Layout(NamedTuple):
 
 
 def _fmt(shape: Shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def _received(true_shape: Shape, pred_shape: Shape) -> str:
@@ -120,10 +125,9 @@ def _class_axis_error(true_shape: Shape, pred_shape: Shape) -> BinaryShapeError:
     )
 
 
-def _check_dims(
-    label_shape: Shape, leading: Shape, true_shape: Shape, pred_shape: Shape
-) -> None:
-    for axis, (a, b) in enumerate(zip(label_shape, leading)):
+def _check_dims(label_shape: Shape, leading: Shape, true_shape: Shape, pred_shape: Shape) -> None:
+    # The labels may be shorter (singleton axes already squeezed).
+    for axis, (a, b) in enumerate(zip(label_shape, leading, strict=False)):
         if a is None or b is None or a == b:
             continue
         if axis == 0:
@@ -219,8 +223,7 @@ def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False)
                 received=_received(t, p),
                 expected=f"y_true of shape {_fmt(leading)}, {_fmt(leading + (1,))} or {_fmt(leading + (2,))}",
                 fix=(
-                    "pass one 0/1 label per example, e.g. y = np.argmax(y, axis=-1) "
-                    "for one-hot labels"
+                    "pass one 0/1 label per example, e.g. y = np.argmax(y, axis=-1) for one-hot labels"
                     if last is not None
                     else "give the labels a static last axis, e.g. y = tf.reshape(y, (-1, 1))"
                 ),
@@ -393,9 +396,7 @@ def canonical_pair(
     if layout.label == "onehot":
         y_true = ops.take(y_true, 1, axis=-1)
     y_true = ops.cast(y_true, score.dtype)
-    return Canonical(
-        _flatten(y_true), _flatten(score), from_logits, layout, bool(keras_logits)
-    )
+    return Canonical(_flatten(y_true), _flatten(score), from_logits, layout, bool(keras_logits))
 
 
 def _flatten(x: Any) -> Any:

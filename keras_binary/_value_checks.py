@@ -137,7 +137,7 @@ def error_from_stats(stats: Any) -> BinaryLabelError:
     Returns:
         The error to raise; the most specific code wins.
     """
-    s = dict(zip(STATS, np.asarray(stats, dtype="float64").tolist()))
+    s = dict(zip(STATS, np.asarray(stats, dtype="float64").tolist(), strict=True))
     n = int(s["count"])
     labels_range = f"labels from {_num(s['label_min'])} to {_num(s['label_max'])}"
     if s["label_nan"] > 0:

@@ -201,8 +201,15 @@ def _metric_pack() -> list[keras.metrics.Metric]:
 
 
 def _held_out_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from keras_binary import metrics
+
+    pack = _metric_pack()
+    # On held-out data the AUC is exact: one threshold per distinct score
+    # (trapezoids between them), not 200 evenly spaced ones.
+    thresholds = np.unique(np.clip(p, 0.0, 1.0)).tolist()
+    pack[1] = metrics.AUC(thresholds=thresholds, name="auc")
     result = {}
-    for metric in _metric_pack():
+    for metric in pack:
         metric.update_state(y, p)
         result[metric.name] = float(keras.ops.convert_to_numpy(metric.result()))
     return result
@@ -460,7 +467,7 @@ def run_demo(
     if dataset == "digits":
         features.trainable = False
         h = features(front(inputs), training=False)  # the Keras guide's idiom; see phase 2
-        head = BinaryHead(hidden_units=(32,), bias_init_prior=rate, name="binary_head")
+        head = BinaryHead(pooling="avgmax", bias_init_prior=rate, name="binary_head")
         learning_rate = 1e-2
     else:
         h = keras.layers.Dense(16, activation="relu", name="hidden")(inputs)

@@ -33,7 +33,9 @@ def _check_number(name: str, value: Any, low: float, high: float, *, open_low: b
             f"`{name}` must be a number in {bound}.",
             received=f"{name}={value!r}",
             expected=f"a finite number in {bound}",
-            fix=f"{name}={high if high < 10 else 1.0}" if name != "label_smoothing" else "label_smoothing=0.1",
+            fix=f"{name}={high if high < 10 else 1.0}"
+            if name != "label_smoothing"
+            else "label_smoothing=0.1",
         )
     return float(value)
 
@@ -167,9 +169,7 @@ class ContractLoss(keras.losses.Loss):
         return result
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        canonical = canonical_pair(
-            y_true, y_pred, self.from_logits, self.multi_label, use_keras_logits=True
-        )
+        canonical = canonical_pair(y_true, y_pred, self.from_logits, self.multi_label, use_keras_logits=True)
         labels = smooth_labels(canonical.y_true, self.label_smoothing)
         losses = self.values(labels, canonical.y_pred, canonical.from_logits)
         if self.validate and _has_elements(canonical):
@@ -271,7 +271,9 @@ class SafeBCE(ContractLoss):
             dtype=dtype,
         )
         self.pos_weight = (
-            None if pos_weight is None else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
+            None
+            if pos_weight is None
+            else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
         )
 
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:

@@ -92,7 +92,11 @@ def test_tensorflow_ragged_and_sparse_are_kb108():
 
     ragged = tf.ragged.constant([[1.0], [0.0, 1.0]])
     sparse = tf.sparse.from_dense(tf.constant([[0.0], [1.0]]))
-    for y, p, fix in ((ragged, P, ".to_tensor()"), (Y, ragged, ".to_tensor()"), (sparse, P, "tf.sparse.to_dense")):
+    for y, p, fix in (
+        (ragged, P, ".to_tensor()"),
+        (Y, ragged, ".to_tensor()"),
+        (sparse, P, "tf.sparse.to_dense"),
+    ):
         with pytest.raises(BinaryShapeError) as info:
             SafeBCE()(y, p)
         assert info.value.code == "KB108" and fix in info.value.fix

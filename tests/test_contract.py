@@ -22,6 +22,7 @@ def _clear_keras_session():
     yield
     keras.backend.clear_session(free_memory=False)
 
+
 # (y_true shape, y_pred shape, multi_label) -> the expected Layout.
 VALID = [
     # One score per example: (N, 1) or rank 1, labels (N,), (N, 1), (N, 1, 1).
@@ -126,7 +127,7 @@ def encodings(draw):
     def forget(shape):
         # Unknown dimensions, as in a traced step (never the class axis).
         mask = draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
-        return tuple(None if m else d for m, d in zip(mask, shape))
+        return tuple(None if m else d for m, d in zip(mask, shape, strict=True))
 
     pred_leading = forget(leading)
     true_shape = forget(leading) + extra

@@ -206,9 +206,7 @@ def test_saved_model_with_compiled_safebce_loads_without_custom_objects():
     loaded = saved_model_round_trip(model)
     assert isinstance(loaded.loss, SafeBCE)
     assert loaded.loss.get_config() == loss.get_config()
-    np.testing.assert_allclose(
-        loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6
-    )
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
 
 
 def test_public_and_registered():

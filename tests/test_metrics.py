@@ -28,7 +28,6 @@ from keras_binary import metrics as kbm
 from keras_binary.errors import BinaryConfigError, BinaryLabelError, BinaryShapeError
 
 
-
 @pytest.fixture(autouse=True)
 def _clear_keras_session():
     """Overrides conftest's fixture of the same name: no clearing after every test.
