@@ -94,9 +94,9 @@ def measure(batch: int, reps: int, inner: int, seed: int = 0) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--reps", type=int, default=41, help="interleaved repetitions")
-    parser.add_argument("--inner", type=int, default=10, help="calls per timed repetition")
+    parser.add_argument("--inner", type=int, default=30, help="calls per timed repetition")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (11 of 5 calls)")
     args = parser.parse_args()
@@ -127,7 +127,9 @@ def main() -> None:
             f"   plain {r['plain_ms']:.2f} ms, BinaryHead {r['binary_head_ms']:.2f} ms"
         )
     for kind, r in results.items():  # the lines benchmarks/run_all.py reads
-        print(f"RESULT name=head_{kind} ratio={r['median_ratio']:.4f} target={TARGET} reference=gap_dense_sigmoid")
+        print(
+            f"RESULT name=head_{kind} ratio={r['median_ratio']:.4f} target={TARGET} reference=gap_dense_sigmoid"
+        )
 
 
 if __name__ == "__main__":

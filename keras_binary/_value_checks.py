@@ -1,10 +1,12 @@
 """Value checks that run with the model: labels, probabilities, softmax pairs.
 
 Shapes are checked at trace time (`_contract`); values can only be seen while
-running. `value_stats` summarises a canonical batch in a dozen numbers with
-`keras.ops` (cheap reductions, no host transfer); `_runtime.raise_if` turns a
-bad summary into a `BinaryLabelError` on the host, on every backend, and
-`error_from_stats` writes the message, so the text is the same everywhere.
+running. `value_stats` checks a canonical batch with `keras.ops` in one
+fused pass (comparisons and one `all`, no host transfer) and describes how to
+summarise it in a dozen numbers; `_runtime.raise_if` computes that summary
+only when a check failed and turns it into a `BinaryLabelError` on the host,
+on every backend, and `error_from_stats` writes the message, so the text is
+the same everywhere.
 """
 
 from __future__ import annotations

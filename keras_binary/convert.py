@@ -26,8 +26,10 @@ import numpy as np
 from keras import ops
 
 from keras_binary import _runtime
-from keras_binary._contract import static_shape
+from keras_binary._contract import _fmt, static_shape
+from keras_binary._value_checks import PAIR_SUM_TOLERANCE
 from keras_binary.errors import BinaryConfigError, BinaryLabelError, BinaryShapeError
+from keras_binary.layers import BinaryHead
 
 __all__ = [
     "convert_head",
@@ -39,23 +41,9 @@ __all__ = [
     "probability_to_probability_pair",
 ]
 
-# A softmax pair of probabilities may miss 1 by rounding (same bound as the
-# value checks of the losses, keras_binary._value_checks.PAIR_SUM_TOLERANCE).
-_PAIR_SUM_TOLERANCE = 5e-3
-
-
 # ---------------------------------------------------------------------------
 # Score conversions
 # ---------------------------------------------------------------------------
-
-
-def _fmt(shape: tuple) -> str:
-    return (
-        "("
-        + ", ".join("None" if d is None else str(d) for d in shape)
-        + ("," if len(shape) == 1 else "")
-        + ")"
-    )
 
 
 def _pair_shape(x: Any, function: str) -> tuple:
@@ -108,7 +96,7 @@ def _probability_error(stats: np.ndarray) -> BinaryLabelError:
         "a softmax pair does not sum to 1: these look like two independent "
         "scores (sigmoids or logits), not softmax probabilities.",
         received=f"pair sums off by up to {pair_error:.4g}",
-        expected=f"p[..., 0] + p[..., 1] == 1 within {_PAIR_SUM_TOLERANCE}",
+        expected=f"p[..., 0] + p[..., 1] == 1 within {PAIR_SUM_TOLERANCE}",
         fix="for a pair of logits use keras_binary.convert.logit_pair_to_logit(z)",
     )
 
@@ -138,7 +126,7 @@ def _check_probabilities(p: Any, pair: bool) -> Any:
             pair_error,
         ]
     )
-    bad = ops.logical_or(out > 0, pair_error > _PAIR_SUM_TOLERANCE)
+    bad = ops.logical_or(out > 0, pair_error > PAIR_SUM_TOLERANCE)
     return _runtime.raise_if(bad, stats, _probability_error)
 
 
@@ -393,14 +381,6 @@ def _describe(activation: Any) -> str:
     return getattr(activation, "__name__", None) or type(activation).__name__
 
 
-def _binary_head_class() -> type | None:
-    try:
-        from keras_binary.layers import BinaryHead
-    except ImportError:  # pragma: no cover - BinaryHead ships with the package
-        return None
-    return BinaryHead
-
-
 def _no_head(model: Any, layer: Any, why: str) -> BinaryConfigError:
     return BinaryConfigError(
         "KB342",
@@ -505,8 +485,7 @@ def _find_head(model: Any, config: dict | None = None) -> _Head:
     if not sequential and len(entry.get("inbound_nodes", [])) != 1:
         raise _no_head(model, layer, "the final layer is shared (called more than once).")
 
-    binary_head = _binary_head_class()
-    if binary_head is not None and isinstance(layer, binary_head):
+    if isinstance(layer, BinaryHead):
         head = _Head(layer, layer.output_dense, int(layer.units), layer.activation)
     elif isinstance(layer, keras.layers.Dense):
         head = _Head(layer, layer, int(layer.units), _activation_name(layer.activation))
@@ -626,8 +605,7 @@ def _head_weights(head: _Head, units: int) -> tuple[np.ndarray, np.ndarray | Non
 
 def _rewrite_config(config: dict, head: _Head, units: int, activation: str | None) -> None:
     entries = _entries(config)
-    binary_head = _binary_head_class()
-    if binary_head is not None and isinstance(head.layer, binary_head):
+    if isinstance(head.layer, BinaryHead):
         layer_config = entries[head.layer.name]["config"]
         layer_config["units"] = units
         layer_config["activation"] = activation

@@ -120,7 +120,11 @@ def _check_pooling(pooling: Any) -> str | None:
 
 
 def _check_hidden_units(hidden_units: Any) -> tuple[int, ...]:
-    values = (hidden_units,) if isinstance(hidden_units, int) and not isinstance(hidden_units, bool) else hidden_units
+    values = (
+        (hidden_units,)
+        if isinstance(hidden_units, int) and not isinstance(hidden_units, bool)
+        else hidden_units
+    )
     ok = isinstance(values, Sequence) and not isinstance(values, str)
     if ok:
         values = tuple(values)
@@ -273,7 +277,9 @@ def _stacking_error(layer: Any, k: int, where: str, model: Any, input_shape: tup
     if application:
         rebuild = f"backbone = keras.applications.{application}(include_top=False, weights=...)"
     else:
-        rebuild = "rebuild the backbone without its softmax classifier (include_top=False in keras.applications)"
+        rebuild = (
+            "rebuild the backbone without its softmax classifier (include_top=False in keras.applications)"
+        )
     return BinaryShapeError(
         "KB110",
         f"the head's input comes from layer {layer.name!r}{where}, a softmax over "
@@ -398,7 +404,11 @@ class BinaryHead(keras.layers.Layer):
         mixed = policy.compute_dtype in _MIXED_COMPUTE_DTYPES
         self.hidden_layers = [
             keras.layers.Dense(
-                size, activation=self.hidden_activation, dtype=policy, name=f"hidden_dense_{i}", **self._dense_args()
+                size,
+                activation=self.hidden_activation,
+                dtype=policy,
+                name=f"hidden_dense_{i}",
+                **self._dense_args(),
             )
             for i, size in enumerate(self.hidden_units)
         ]
@@ -410,10 +420,16 @@ class BinaryHead(keras.layers.Layer):
             if self.batch_norm
             else []
         )
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy, name="dropout") if self.dropout else None
+        self.dropout_layer = (
+            keras.layers.Dropout(self.dropout, dtype=policy, name="dropout") if self.dropout else None
+        )
         # Logits in float32 under mixed precision, as Keras recommends for the last layer.
         self.output_dense = keras.layers.Dense(
-            self.units, activation=None, dtype="float32" if mixed else policy, name="output_dense", **self._dense_args()
+            self.units,
+            activation=None,
+            dtype="float32" if mixed else policy,
+            name="output_dense",
+            **self._dense_args(),
         )
         self.supports_masking = True
 
@@ -501,7 +517,9 @@ class BinaryHead(keras.layers.Layer):
         return (tuple(input_shape)[0], self.units)
 
     def compute_output_spec(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
-        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.output_dense.compute_dtype)
+        return keras.KerasTensor(
+            self.compute_output_shape(inputs.shape), dtype=self.output_dense.compute_dtype
+        )
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> None:
         return None  # the output has one score per example: nothing left to mask
@@ -528,7 +546,9 @@ class BinaryHead(keras.layers.Layer):
         if not axes:
             return  # (N, F) inputs are not pooled; a mask has nothing to act on
         expected = (shape[0], shape[axes[0]])
-        ok = len(mask_shape) == 2 and all(a is None or b is None or a == b for a, b in zip(mask_shape, expected))
+        ok = len(mask_shape) == 2 and all(
+            a is None or b is None or a == b for a, b in zip(mask_shape, expected, strict=True)
+        )
         if not ok:
             raise BinaryShapeError(
                 "KB114",

@@ -42,7 +42,7 @@ def _check_fit_and_predict(model, head, x, y, units):
     before = _weights(head)
     history = model.fit(x, y, epochs=1, batch_size=len(x), verbose=0).history["loss"]
     assert len(history) == 1 and np.isfinite(history[0])
-    assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(head)))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(head), strict=True))
     probs = model.predict(x, verbose=0)
     assert probs.shape == (len(x), units)
     assert probs.dtype == np.float32

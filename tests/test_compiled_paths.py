@@ -40,7 +40,8 @@ PATHS = {
 }.get(BACKEND, [("default", {})])
 RAISING_PATHS = [p for p in PATHS if p[0] != "xla"]
 tf_only = pytest.mark.skipif(
-    BACKEND != "tensorflow", reason="jit_compile=True and tf.data paths of the TF backend"
+    BACKEND != "tensorflow",
+    reason="XLA (jit_compile=True) and tf.data input are TensorFlow-backend paths; JAX and PyTorch run their own paths above",
 )
 
 

@@ -394,6 +394,10 @@ def _subclassed():
     return model
 
 
+def _double(x):
+    return 2 * x
+
+
 def _seq(*layers):
     return keras.Sequential([keras.Input((3,)), *layers])
 
@@ -403,7 +407,7 @@ REFUSED = {
     "imagenet_top": (lambda: _seq(keras.layers.Dense(1000, activation="softmax")), "KB340", "BinaryHead"),
     "tanh": (lambda: _seq(keras.layers.Dense(1, activation="tanh")), "KB341", "activation='sigmoid'"),
     "custom_activation": (
-        lambda: _seq(keras.layers.Dense(1, activation=lambda x: x * 2)),
+        lambda: _seq(keras.layers.Dense(1, activation=_double)),
         "KB341",
         "activation=",
     ),

@@ -61,9 +61,9 @@ def test_frozen_then_unfrozen_with_lower_learning_rate():
     head_before = _values(head.weights)
     phase1 = model.fit(x, y, epochs=10, batch_size=16, verbose=0).history
     assert np.all(np.isfinite(phase1["loss"])) and phase1["loss"][-1] < phase1["loss"][0]
-    for before, after in zip(backbone_before, _values(backbone.weights)):
+    for before, after in zip(backbone_before, _values(backbone.weights), strict=True):
         np.testing.assert_array_equal(before, after)
-    assert all(not np.array_equal(a, b) for a, b in zip(head_before, _values(head.weights)))
+    assert all(not np.array_equal(a, b) for a, b in zip(head_before, _values(head.weights), strict=True))
     accuracy1 = np.mean((model.predict(x, verbose=0)[:, 1] > 0.5) == y)
     assert accuracy1 > 0.9
 
@@ -82,11 +82,14 @@ def test_frozen_then_unfrozen_with_lower_learning_rate():
     phase2 = model.fit(x, y, epochs=2, batch_size=16, verbose=0).history
     assert np.all(np.isfinite(phase2["loss"]))
     # The backbone moves, by at most a few learning rates per step (Adam's step is ~lr).
-    moved = [np.max(np.abs(a - b)) for a, b in zip(kernels_before, _values(backbone.trainable_weights))]
+    moved = [
+        np.max(np.abs(a - b))
+        for a, b in zip(kernels_before, _values(backbone.trainable_weights), strict=True)
+    ]
     assert max(moved) > 0
     assert max(moved) <= 3 * learning_rate * steps
     # Frozen BN layers keep their statistics while the rest of the backbone trains.
-    for before, after in zip(stats_before, _values([bn.moving_mean, bn.moving_variance])):
+    for before, after in zip(stats_before, _values([bn.moving_mean, bn.moving_variance]), strict=True):
         np.testing.assert_array_equal(before, after)
 
     # The head works in both phases: binary probabilities that separate the classes.

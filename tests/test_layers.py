@@ -74,7 +74,9 @@ def reference_head(head, x, mask=None):
     for i, dense in enumerate(denses):
         if head.norm_layers:
             norm = head.norm_layers[i]
-            gamma, beta, mean, var = (to_numpy(w) for w in (norm.gamma, norm.beta, norm.moving_mean, norm.moving_variance))
+            gamma, beta, mean, var = (
+                to_numpy(w) for w in (norm.gamma, norm.beta, norm.moving_mean, norm.moving_variance)
+            )
             h = (h - mean) / np.sqrt(var + BN_EPSILON) * gamma + beta
         h = h @ to_numpy(dense.kernel) + to_numpy(dense.bias)
         if i < len(denses) - 1:
@@ -174,7 +176,9 @@ def test_default_data_format_follows_keras_config():
     batch_norm=st.booleans(),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_values_match_numpy_reference(rank, data_format, pooling, units, activation, hidden, batch_norm, seed):
+def test_values_match_numpy_reference(
+    rank, data_format, pooling, units, activation, hidden, batch_norm, seed
+):
     rng = np.random.default_rng(seed)
     shape = feature_shape(rank, 3, data_format)
     head = BinaryHead(
@@ -349,7 +353,9 @@ def test_stacking_on_dense_softmax():
 SOFTMAX_FORMS = {
     "activation-layer": lambda x: keras.layers.Activation("softmax", name="probs")(keras.layers.Dense(5)(x)),
     "softmax-layer": lambda x: keras.layers.Softmax(name="probs")(keras.layers.Dense(5)(x)),
-    "through-dropout": lambda x: keras.layers.Dropout(0.5)(keras.layers.Dense(5, activation="softmax", name="probs")(x)),
+    "through-dropout": lambda x: keras.layers.Dropout(0.5)(
+        keras.layers.Dense(5, activation="softmax", name="probs")(x)
+    ),
     "log-softmax": lambda x: keras.layers.Activation("linear")(
         keras.layers.Dense(5, activation="log_softmax", name="probs")(x)
     ),
@@ -368,7 +374,9 @@ def test_stacking_on_other_softmax_forms():
 def test_stacking_through_nested_models():
     inner_inputs = keras.Input((6,))
     inner = keras.Model(
-        inner_inputs, keras.layers.Dense(7, activation="softmax", name="predictions")(inner_inputs), name="resnet50v2"
+        inner_inputs,
+        keras.layers.Dense(7, activation="softmax", name="predictions")(inner_inputs),
+        name="resnet50v2",
     )
     outer_inputs = keras.Input((6,))
     outer = keras.Model(outer_inputs, inner(outer_inputs), name="wrapper")
@@ -451,7 +459,7 @@ def test_softmax_pair_equals_sigmoid_of_difference(rank, pooling, hidden, featur
     pair.build(shape)
     single.build(shape)
     randomize(pair, rng, scale=1.0)
-    for source, target in zip(pair.hidden_layers, single.hidden_layers):
+    for source, target in zip(pair.hidden_layers, single.hidden_layers, strict=True):
         target.set_weights(source.get_weights())
     w, b = (to_numpy(v) for v in (pair.output_dense.kernel, pair.output_dense.bias))
     single.output_dense.kernel.assign((w[:, 1:] - w[:, :1]).astype("float32"))

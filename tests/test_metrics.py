@@ -468,25 +468,42 @@ def test_compile_fit_and_saved_model_with_every_metric(fresh_session):
     # Recall is configured with multi_label=True, which (N, 2) outputs do not fit.
     factories = [make for name, make in sorted(CONFIGURED.items()) if name != "Recall"] + [kbm.Recall]
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=[make() for make in factories])
-    history = model.fit(x, y, batch_size=B, epochs=1, verbose=0).history
-    assert all(np.isfinite(v[-1]) for v in history.values()) and len(history) == len(CONFIGURED) + 1
+    # `metrics` ignore sample weights in Keras, `weighted_metrics` use them.
+    unweighted = [
+        lambda: kbm.AUC(name="auc_unweighted"),
+        lambda: kbm.F1Score(name="f1_unweighted"),
+        lambda: kbm.ECE(name="ece_unweighted"),
+    ]
+    model.compile(
+        optimizer="adam",
+        loss=keras_binary.SafeBCE(),
+        metrics=[make() for make in unweighted],
+        weighted_metrics=[make() for make in factories],
+    )
+    w = np.random.default_rng(1).choice([0.0, 0.5, 2.0], len(y)).astype("float32")
+    history = model.fit(x, y, sample_weight=w, batch_size=B, epochs=1, verbose=0).history
+    assert all(np.isfinite(v[-1]) for v in history.values())
+    assert len(history) == len(CONFIGURED) + len(unweighted) + 1
+    predictions = model.predict(x, batch_size=B, verbose=0)
     reference = {
-        m.name: float(to_numpy(m.result()))
-        for m in _reference_metrics(factories, y, model.predict(x, batch_size=B, verbose=0))
+        m.name: float(to_numpy(m.result())) for m in _reference_metrics(factories, y, predictions, w)
     }
-    assert len(reference) == len(CONFIGURED)
+    reference.update(
+        {m.name: float(to_numpy(m.result())) for m in _reference_metrics(unweighted, y, predictions)}
+    )
+    assert len(reference) == len(CONFIGURED) + len(unweighted)
     loaded = saved_model_round_trip(model)
-    after = loaded.evaluate(x, y, batch_size=B, verbose=0, return_dict=True)
+    after = loaded.evaluate(x, y, sample_weight=w, batch_size=B, verbose=0, return_dict=True)
     for name, value in reference.items():
         assert after[name] == pytest.approx(value, abs=1e-5), name
 
 
-def _reference_metrics(factories, y, outputs):
+def _reference_metrics(factories, y, outputs, weights=None):
     metrics = [make() for make in factories]
     for metric in metrics:
         for i in range(0, len(y), B):
-            metric.update_state(y[i : i + B], outputs[i : i + B])
+            w = None if weights is None else weights[i : i + B]
+            metric.update_state(y[i : i + B], outputs[i : i + B], sample_weight=w)
     return metrics
 
 

@@ -224,6 +224,12 @@ def logit_gradient(y, z):
 
         # Compiled, as in a training step (and one compilation per shape, not per op).
         return to_numpy(jax.jit(jax.grad(lambda v, t: loss(t, v)))(z, y))
+    if BACKEND == "torch":
+        import torch
+
+        z = torch.tensor(z, requires_grad=True)
+        loss(y, z).backward()
+        return to_numpy(z.grad)
     pytest.skip(f"no autodiff test for the {BACKEND} backend")
 
 
