@@ -54,6 +54,41 @@ def build_models(shape: tuple[int, ...]) -> tuple[keras.Model, keras.Model]:
     return plain, binary
 
 
+def forward_ops(model: keras.Model, x) -> dict[str, int] | None:
+    """How many times each operation occurs in the compiled forward pass.
+
+    TensorFlow: the ops of the traced graph; JAX: the StableHLO ops of the
+    lowered function. `None` on other backends.
+    """
+    backend = keras.backend.backend()
+    counts: dict[str, int] = {}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        graph = tf.function(lambda t: model(t, training=False)).get_concrete_function(x).graph
+        names = [op.type for op in graph.get_operations() if op.type not in ("Placeholder", "Identity", "NoOp")]
+        names = [n for n in names if n != "ReadVariableOp"]  # one per weight in both
+    elif backend == "jax":
+        import re
+
+        import jax
+
+        def forward(trainable, non_trainable, t):
+            return model.stateless_call(trainable, non_trainable, t, training=False)[0]
+
+        text = (
+            jax.jit(forward)
+            .lower([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables], x)
+            .as_text()
+        )
+        names = re.findall(r"= (?:stablehlo|mhlo|chlo)\.(\w+)", text)
+    else:
+        return None
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _time(fn, inner: int) -> float:
     start = time.perf_counter()
     for _ in range(inner):
@@ -77,6 +112,8 @@ def measure(batch: int, reps: int, inner: int, seed: int = 0) -> dict:
             for _ in range(3):
                 fn()
     results = {}
+    plain_ops, binary_ops = forward_ops(plain, x), forward_ops(binary, x)
+    results["forward_ops"] = {"plain": plain_ops, "binary_head": binary_ops, "identical": plain_ops == binary_ops}
     for kind, pair in calls.items():
         ratios, times = [], {"plain": [], "binary_head": []}
         for rep in range(reps):
@@ -95,13 +132,13 @@ def measure(batch: int, reps: int, inner: int, seed: int = 0) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--reps", type=int, default=41, help="interleaved repetitions")
-    parser.add_argument("--inner", type=int, default=30, help="calls per timed repetition")
+    parser.add_argument("--reps", type=int, default=201, help="interleaved repetitions")
+    parser.add_argument("--inner", type=int, default=5, help="calls per timed repetition")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (11 of 5 calls)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (61 of 3 calls)")
     args = parser.parse_args()
     if args.quick:
-        args.reps, args.inner = 11, 5
+        args.reps, args.inner = 61, 3
     results = measure(args.batch, args.reps, args.inner)
     info = {
         "backend": keras.backend.backend(),
@@ -120,6 +157,10 @@ def main() -> None:
         f"keras {info['keras']}, input {info['input']} with batch {args.batch}, "
         f"{args.reps} interleaved repetitions of {args.inner} calls"
     )
+    ops = results.pop("forward_ops")
+    if ops["plain"] is not None:
+        same = "identical" if ops["identical"] else "DIFFERENT"
+        print(f"  compiled forward ops: {same} (plain {ops['plain']}, BinaryHead {ops['binary_head']})")
     for kind, r in results.items():
         verdict = "ok" if r["median_ratio"] <= TARGET else "ABOVE TARGET"
         print(

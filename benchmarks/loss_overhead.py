@@ -58,12 +58,14 @@ def interleaved(fns: dict, reps: int) -> dict:
     return times
 
 
-def report(title: str, times: dict, baseline: str, targets: dict) -> None:
+def report(title: str, times: dict, baseline: str, targets: dict, results: dict | None = None) -> None:
     """Prints median and minimum times and their ratios to `baseline`.
 
     Targets are judged on the median ratio. On a shared, loaded machine the
     minimum (the run least disturbed by other processes) is the steadier
     estimate of the intrinsic cost, so its ratio is printed beside it.
+    Variants named in `results` are also printed as
+    `RESULT name=... ratio=... target=...` lines for benchmarks/run_all.py.
     """
     base = statistics.median(times[baseline])
     base_min = min(times[baseline])
@@ -78,6 +80,13 @@ def report(title: str, times: dict, baseline: str, targets: dict) -> None:
         print(
             f"  {name:<42} {med * 1e3:>10.3f} {med / base:>6.3f} {low * 1e3:>9.3f} "
             f"{low / base_min:>6.3f}  {verdict}"
+        )
+    for name, result in (results or {}).items():
+        med, low = statistics.median(times[name]), min(times[name])
+        target = f" target={targets[name]}" if name in targets else ""
+        print(
+            f"RESULT name={result} ratio={med / base:.4f}{target} "
+            f"min_ratio={low / base_min:.4f} reference={'floor' if '[floor]' in baseline else 'keras'}"
         )
 
 
@@ -125,6 +134,10 @@ def training_step(steps: int, reps: int, calls: int) -> None:
         {k: [t / steps for t in v] for k, v in times.items()},
         "keras.losses.BinaryCrossentropy",
         targets,
+        {
+            "SafeBCE(validate=False)": "fit_step_validate_false",
+            "SafeBCE(validate=True)": "fit_step_validate_true",
+        },
     )
     xb, yb = x[:batch], y[:batch]
 
@@ -137,6 +150,10 @@ def training_step(steps: int, reps: int, calls: int) -> None:
         times,
         "keras.losses.BinaryCrossentropy",
         targets,
+        {
+            "SafeBCE(validate=False)": "train_on_batch_validate_false",
+            "SafeBCE(validate=True)": "train_on_batch_validate_true",
+        },
     )
 
 
@@ -194,6 +211,7 @@ def loss_alone(n: int, reps: int) -> None:
             fns[name] = run
         times = interleaved(fns, reps)
         label = f" {mode_name}" if mode_name else (" jax.jit" if BACKEND == "jax" else "")
+        suffix = "_xla" if mode == 1 else ""
         report(
             f"(b) the loss alone on {n:,} logits, compiled{label}, {reps} runs each",
             times,
@@ -201,6 +219,13 @@ def loss_alone(n: int, reps: int) -> None:
             {
                 "SafeBCE(validate=False), rank 1 (N,)": 1.2,
                 "SafeBCE(validate=False), (N,) vs (N, 1)": 1.2,
+            },
+            {
+                "SafeBCE(validate=False), rank 1 (N,)": f"loss_alone_rank1{suffix}",
+                "SafeBCE(validate=False), (N,) vs (N, 1)": f"loss_alone_column_logits{suffix}",
+                "SafeBCE(validate=True), (N,) vs (N, 1)": f"loss_alone_validate_true{suffix}",
+                "hand-written, column (N, 1)": f"floor_column_vs_rank1{suffix}",
+                "keras BinaryCrossentropy, (N, 1)": f"keras_bce_column_vs_floor{suffix}",
             },
         )
 
@@ -232,6 +257,8 @@ def retracing() -> None:
         model.compile(optimizer="sgd", loss=cls())
         model.fit(x, y, batch_size=256, epochs=2, verbose=0)
         print(f"  {cls.__mro__[1].__name__:<32} {cls.traces} trace(s)")
+    # SafeBCE traces as often as Keras's own loss: the ratio must be 1.
+    print(f"RESULT name=traces_vs_keras ratio={Counting.traces / CountingKeras.traces:.4f} target=1.0")
 
 
 def main(argv=None) -> None:

@@ -53,7 +53,7 @@ _DEMO_EXAMPLES = """\
 examples:
   keras-binary demo                                  digits, small CNN, figures in ./out
   keras-binary demo --out results --epochs 12
-  keras-binary demo --backbone mobilenetv2           keras.applications.MobileNetV2 (slower)
+  keras-binary demo --backbone mobilenetv2           keras.applications.MobileNetV2 (a few minutes)
   keras-binary demo --dataset breast_cancer          tabular medical data, an MLP
 
 Writes roc.png, reliability.png and summary.json into --out. Needs
@@ -143,7 +143,8 @@ def _parser() -> _Parser:
         "--pretrain-epochs",
         type=_positive_int,
         metavar="N",
-        help=f"epochs of the backbone's pre-training (digits; default {DEFAULTS['digits']['pretrain_epochs']})",
+        help=f"epochs of the backbone's pre-training (digits; default {DEFAULTS['digits']['pretrain_epochs']}, "
+        "15 for mobilenetv2)",
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -179,7 +180,7 @@ def format_report(report: Any, color: bool) -> str:
 
     >>> from keras_binary.diagnostics import Finding, Report
     >>> report = Report([Finding("KBD011", "error", "labels (y)", "all 8 labels are 1.", "why", "fix")], "m")
-    >>> print(format_report(report, color=False).splitlines()[2])
+    >>> print(format_report(report, color=False).splitlines()[3])
     error     KBD011  labels (y)  Only one class in the labels
     """
 

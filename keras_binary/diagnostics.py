@@ -110,8 +110,8 @@ class Finding:
     ...                   "nothing can be learned from one class.", "add negative examples")
     >>> finding.title
     'Only one class in the labels'
-    >>> str(finding).splitlines()[0]
-    "error KBD011 at labels (y): all 8 labels are 1."
+    >>> print(str(finding).splitlines()[0])
+    error KBD011 at labels (y): all 8 labels are 1.
     """
 
     code: str
@@ -162,7 +162,7 @@ class Report:
     Example:
 
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="softmax")])
-    >>> report = diagnose(model)
+    >>> report = diagnose(model, loss="binary_crossentropy")
     >>> report.ok, report.codes
     (False, ['KBD002'])
     >>> report.to_dict()["findings"][0]["severity"]
@@ -1123,9 +1123,12 @@ def _check_not_binary(ctx: _Context) -> Iterator[Finding]:
             and (y.ndim == 1 or (y.ndim >= 2 and y.shape[-1] == 1))
             and bool(np.all(np.isin(y[:100_000], (0, 1))))
         )
-        binary_loss = loss is not None and loss.ours and not loss.multi_label
+        binary_loss = loss is not None and (
+            (loss.ours and not loss.multi_label)
+            or (loss.kind in ("binary", "focal") and out.activation in ("softmax", "log_softmax"))
+        )
         error = binary_labels or binary_loss
-        reason = "binary labels" if binary_labels else "a binary keras_binary loss" if binary_loss else ""
+        reason = "binary labels" if binary_labels else f"the binary loss {loss.name}" if binary_loss else ""
         yield _finding(
             "KBD016",
             f"layer {_output_name(out)}",

@@ -98,12 +98,22 @@ class BinaryError(ValueError):
     def __init__(
         self,
         code: str,
-        summary: str,
+        summary: str | None = None,
         *,
         received: str | None = None,
         expected: str | None = None,
         fix: str | None = None,
     ):
+        if summary is None:
+            # Built from a finished message, as Keras does when it re-raises an
+            # error from `Layer.call` with `type(e)(message)`: keep the text as is.
+            message = str(code)
+            self.code = message.split(":", 1)[0].strip() if message[:2] == "KB" else ""
+            self.summary, self.received, self.expected, self.fix = message, None, None, None
+            self._message = message
+            super().__init__(message)
+            return
+        self._message = None
         if code not in ERROR_CODES:
             raise KeyError(f"Unknown keras_binary error code {code!r}.")
         kind = ERROR_CODES[code][0]
@@ -129,6 +139,8 @@ class BinaryError(ValueError):
 
     def __reduce__(self):
         # Keeps the error picklable (multiprocessing, JAX callbacks).
+        if self._message is not None:
+            return (type(self), (self._message,))
         return (
             _rebuild,
             (type(self), self.code, self.summary, self.received, self.expected, self.fix),

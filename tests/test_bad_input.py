@@ -22,14 +22,6 @@ import pytest
 from keras_binary import BinaryError, BinaryLabelError, BinaryShapeError, SafeBCE
 from tests.helpers import BACKEND, to_numpy
 
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's fixture: its gc.collect() costs ~0.5 s per test on 2 cores.
-    yield
-    keras.backend.clear_session(free_memory=False)
-
-
 P = np.array([[0.2], [0.9]], "float32")
 Y = np.array([0, 1])
 

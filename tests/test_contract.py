@@ -16,13 +16,6 @@ from tests.helpers import BACKEND, to_numpy
 N = None  # an unknown dimension, as in a traced step
 
 
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's fixture: its gc.collect() costs ~0.5 s per test on 2 cores.
-    yield
-    keras.backend.clear_session(free_memory=False)
-
-
 # (y_true shape, y_pred shape, multi_label) -> the expected Layout.
 VALID = [
     # One score per example: (N, 1) or rank 1, labels (N,), (N, 1), (N, 1, 1).

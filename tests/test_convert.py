@@ -12,7 +12,7 @@ import functools
 import keras
 import numpy as np
 import pytest
-from helpers import BACKEND, saved_model_round_trip, to_numpy
+from helpers import saved_model_round_trip, to_numpy
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -460,7 +460,6 @@ def test_convert_head_refuses_a_layer():
     assert info.value.code == "KB301"
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="one backend suffices: the check is NumPy on the weights")
 def test_infinite_bias_is_refused_too():
     model = _seq(keras.layers.Dense(1, activation="sigmoid"))
     model.layers[-1].bias.assign(np.array([np.inf], "float32"))

@@ -6,12 +6,13 @@ falls and accuracy beats chance clearly on an easy task) or stops at once with
 the coded error whose message holds the fix. Rows about the head itself are
 written here with plain Keras layers (`BinaryHead` has tests of its own).
 
-Two rows are out of a loss's reach, and are `BinaryHead`'s: `Dense(1,
-"softmax")` outputs valid probabilities (all 1.0; on TensorFlow the loss even
-receives the softmax's logits, as Keras's own loss does), and `Dense(1,
-"sigmoid")` stacked on a 1000-way softmax outputs valid scores. Neither shape
-nor values tell the loss that anything is wrong; `BinaryHead` refuses both
-when the model is built (`KB302`, `KB110`).
+Two rows are out of a loss's reach: `Dense(1, "softmax")` outputs valid
+probabilities (all 1.0; on TensorFlow the loss even receives the softmax's
+logits, as Keras's own loss does), and `Dense(1, "sigmoid")` stacked on a
+1000-way softmax outputs valid scores. Neither shape nor values tell the loss
+that anything is wrong. `keras_binary.diagnose(model)` finds both in the
+model's graph before training (tested here), and `BinaryHead` refuses to be
+built that way (`KB302`, `KB110`, tested with the layer).
 """
 
 from __future__ import annotations
@@ -20,16 +21,9 @@ import keras
 import numpy as np
 import pytest
 
+import keras_binary
 from keras_binary import BinaryLabelError, BinaryShapeError, SafeBCE
 from tests.helpers import to_numpy
-
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's fixture: its gc.collect() costs ~0.5 s per test on 2 cores.
-    yield
-    keras.backend.clear_session(free_memory=False)
-
 
 # An easy task: the label is the side of a line.
 RNG = np.random.default_rng(42)
@@ -134,3 +128,22 @@ def test_labels_one_two_stop_fit_with_kb202():
     with pytest.raises(BinaryLabelError) as eager:
         SafeBCE()(Y + 1, mlp(1, "sigmoid")(X))
     assert eager.value.code == "KB202" and eager.value.fix == "y = y - 1"
+
+
+# Row: Dense(1, activation="softmax") -> a warning; output always 1.0, nothing learned.
+def test_one_unit_softmax_found_by_diagnose():
+    report = keras_binary.diagnose(mlp(1, "softmax"), loss=SafeBCE())
+    assert not report.ok
+    assert [finding.code for finding in report.findings] == ["KBD002"]
+    assert "Dense(1, activation='sigmoid')" in str(report)
+
+
+# Row: Dense(1, "sigmoid") stacked on include_top=True (a 1000-way softmax) -> a useless model.
+def test_binary_unit_on_imagenet_softmax_found_by_diagnose():
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(1000, activation="softmax"), keras.layers.Dense(1, "sigmoid")]
+    )
+    report = keras_binary.diagnose(model, loss=SafeBCE())
+    assert not report.ok
+    assert [finding.code for finding in report.findings] == ["KBD001"]
+    assert "include_top=False" in str(report) and "keras_binary.BinaryHead()" in str(report)

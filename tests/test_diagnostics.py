@@ -505,6 +505,11 @@ def test_kbd016_multiclass_output():
     assert only(diagnose(model, X4, Y_BALANCED), "KBD016").severity == "error"  # binary labels
     report = diagnose(model, X4, np.arange(16) % 10)  # a genuine 10-class model
     assert only(report, "KBD016").severity == "info" and report.ok
+    imagenet_top = dense_model(1000, "softmax", "binary_crossentropy")  # a binary loss on a 1000-way softmax
+    finding = only(diagnose(imagenet_top), "KBD016")
+    assert finding.severity == "error" and "include_top=True" in finding.explanation
+    multi_label = dense_model(5, "sigmoid", "binary_crossentropy")  # K independent labels
+    assert only(diagnose(multi_label), "KBD016").severity == "info"
 
 
 def test_kbd017_inputs_with_nan():

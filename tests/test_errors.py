@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pickle
 
-import keras
 import numpy as np
 import pytest
 
@@ -23,13 +22,6 @@ from keras_binary.errors import (
     error_class,
 )
 from tests.helpers import BACKEND
-
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's fixture: its gc.collect() costs ~0.5 s per test on 2 cores.
-    yield
-    keras.backend.clear_session(free_memory=False)
 
 
 def f32(x):

@@ -29,15 +29,6 @@ N = 32  # one batch shape throughout: JAX compiles each op once per shape
 EPSILON = 1e-7  # keras.config.epsilon()
 
 
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    """Overrides conftest's per-test clear_session (0.3-0.5 s each, gc.collect).
-
-    Only the saved-model test builds a model; it clears the session itself.
-    """
-    yield
-
-
 def focal_reference(y, s, from_logits, gamma=2.0, alpha=0.25, balance=False, smoothing=0.0, pos_weight=None):
     """Element-wise binary focal cross-entropy in float64 (Keras's formula)."""
     y = np.asarray(y, "float64")
@@ -362,4 +353,3 @@ def test_saved_model_with_safe_focal_loads_without_custom_objects():
     assert isinstance(loaded.loss, keras_binary.SafeFocal) and loaded.loss.gamma == 1.5
     expected = float(to_numpy(model.loss(y, model.predict(x, verbose=0))))
     assert loaded.evaluate(x, y, batch_size=N, verbose=0) == pytest.approx(expected, rel=1e-5)
-    keras.backend.clear_session()

@@ -389,6 +389,19 @@ def test_stacking_in_sequential():
     with pytest.raises(BinaryShapeError) as info:
         keras.Sequential([keras.Input((6,)), keras.layers.Dense(12, activation="softmax"), BinaryHead()])
     assert info.value.code == "KB110"
+    # Without an Input, Sequential builds on first use: the error comes then.
+    lazy = keras.Sequential([keras.layers.Dense(12, activation="softmax"), BinaryHead()])
+    with pytest.raises(BinaryShapeError) as info:
+        lazy(np.ones((2, 6), "float32"))
+    assert info.value.code == "KB110" and "K=12" in info.value.received
+
+
+def test_stacking_through_sequential_used_as_layer():
+    classifier = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(12, activation="softmax", name="probs")], name="clf"
+    )
+    message = _stacking_error(lambda x: classifier(x))
+    assert "'probs' of model 'clf'" in message and "K=12" in message
 
 
 NOT_CLASSIFIERS = {

@@ -10,14 +10,6 @@ import keras_binary
 from keras_binary.losses import ContractLoss, SafeBCE, binary_crossentropy_values
 from tests.helpers import BACKEND, config_round_trip, saved_model_round_trip, to_numpy
 
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's fixture: its gc.collect() costs ~0.5 s per test on 2 cores.
-    yield
-    keras.backend.clear_session(free_memory=False)
-
-
 REDUCTIONS = [None, "none", "sum", "sum_over_batch_size", "mean", "mean_with_sample_weight"]
 RNG = np.random.default_rng(1234)
 

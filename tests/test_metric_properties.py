@@ -36,12 +36,6 @@ from keras_binary import metrics as kbm
 N = 32  # one batch shape for every example: JAX compiles each op once per shape
 
 
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    """Overrides conftest's per-test clear_session: these tests build no model."""
-    yield
-
-
 METRICS = {
     "BinaryAccuracy": lambda **kw: kbm.BinaryAccuracy(threshold=0.4, **kw),
     "Precision": lambda **kw: kbm.Precision(**kw),

@@ -27,24 +27,6 @@ import keras_binary
 from keras_binary import metrics as kbm
 from keras_binary.errors import BinaryConfigError, BinaryLabelError, BinaryShapeError
 
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    """Overrides conftest's fixture of the same name: no clearing after every test.
-
-    keras.backend.clear_session() costs 0.3-0.5 s (it runs gc.collect), more
-    than most tests here; the few tests that build models ask for
-    `fresh_session` instead.
-    """
-    yield
-
-
-@pytest.fixture
-def fresh_session():
-    yield
-    keras.backend.clear_session()
-
-
 # Every batch has B elements: under JAX's eager mode each new shape compiles
 # every op again, so the tests share one batch shape.
 B = 32
@@ -463,7 +445,7 @@ def _toy(n=2 * B, seed=0):
     return x, y
 
 
-def test_compile_fit_and_saved_model_with_every_metric(fresh_session):
+def test_compile_fit_and_saved_model_with_every_metric():
     x, y = _toy()
     # Recall is configured with multi_label=True, which (N, 2) outputs do not fit.
     factories = [make for name, make in sorted(CONFIGURED.items()) if name != "Recall"] + [kbm.Recall]
@@ -522,7 +504,7 @@ CUSTOM_LOOP_METRICS = [
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.function training loop")
-def test_custom_training_loop_tensorflow(fresh_session):
+def test_custom_training_loop_tensorflow():
     import tensorflow as tf
 
     x, y = _toy()
@@ -554,7 +536,7 @@ def test_custom_training_loop_tensorflow(fresh_session):
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="jax.jit training loop with the stateless API")
-def test_custom_training_loop_jax(fresh_session):
+def test_custom_training_loop_jax():
     import jax
 
     x, y = _toy()

@@ -17,14 +17,6 @@ from hypothesis.extra import numpy as hnp
 from keras_binary import SafeBCE
 from tests.helpers import BACKEND, to_numpy
 
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's fixture: its gc.collect() costs ~0.5 s per test on 2 cores.
-    yield
-    keras.backend.clear_session(free_memory=False)
-
-
 TINY = float(np.finfo("float32").tiny)  # below it float32 flushes to zero
 # A few sizes only: JAX compiles every eager op once per shape.
 sizes = st.sampled_from([1, 16])

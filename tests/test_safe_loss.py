@@ -27,15 +27,6 @@ from keras_binary.losses import SafeLossWrapper
 N = 32  # one batch shape for the generated tests: JAX compiles each op once per shape
 
 
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    """Overrides conftest's per-test clear_session (0.3-0.5 s each, gc.collect).
-
-    Only the saved-model test builds a model; it clears the session itself.
-    """
-    yield
-
-
 @keras.saving.register_keras_serializable(package="keras_binary_tests")
 def squared_error(y_true, y_pred):
     return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
@@ -323,4 +314,3 @@ def test_saved_model_with_a_wrapped_loss_loads_without_custom_objects():
         )
     )
     assert loaded.evaluate(x, y, batch_size=N, verbose=0) == pytest.approx(expected, rel=1e-5)
-    keras.backend.clear_session()

@@ -24,14 +24,6 @@ from keras_binary import BinaryLabelError, SafeBCE
 from keras_binary._value_checks import PAIR_SUM_TOLERANCE
 from tests.helpers import BACKEND, to_numpy
 
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's fixture: its gc.collect() costs ~0.5 s per test on 2 cores.
-    yield
-    keras.backend.clear_session(free_memory=False)
-
-
 N = 16
 X = np.random.default_rng(0).normal(size=(N, 3)).astype("float32")
 Y01 = (X[:, 0] > 0).astype("int32")
