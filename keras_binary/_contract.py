@@ -18,38 +18,15 @@ testable and fast; `canonicalize` applies a plan with `keras.ops`.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import numpy as np
 from keras import ops
 
 from keras_binary import _runtime
-from keras_binary.errors import BinaryError, BinaryShapeError
+from keras_binary.errors import BinaryShapeError
 
 Shape = tuple  # a static shape: ints, or None for unknown dimensions
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _autograph_transparent(fn: _F) -> _F:
-    """Lets the package's errors leave a `tf.function` as they are.
-
-    TensorFlow's autograph rewrites exceptions raised while tracing into a
-    `StagingError` unless they carry `ag_pass_through`; with it, `model.fit`
-    raises the coded `BinaryShapeError` itself. Harmless on other backends.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except BinaryError as err:
-            err.ag_pass_through = True
-            raise
-
-    return wrapper  # type: ignore[return-value]
 
 
 class Layout(NamedTuple):
@@ -147,7 +124,6 @@ def _check_dims(label_shape: Shape, leading: Shape, true_shape: Shape, pred_shap
         )
 
 
-@_autograph_transparent
 def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False) -> Layout:
     """Decides how to canonicalise labels and predictions of static shapes.
 
@@ -270,7 +246,6 @@ def _plan_elementwise(t: Shape, p: Shape) -> Layout:
     return Layout("elementwise", False, "plain", p)
 
 
-@_autograph_transparent
 def static_shape(x: Any) -> Shape:
     """Returns the static shape of a tensor or array as a tuple.
 
@@ -295,7 +270,6 @@ def static_shape(x: Any) -> Shape:
     return tuple(None if d is None else int(d) for d in shape)
 
 
-@_autograph_transparent
 def check_numeric(x: Any, name: str) -> None:
     """Rejects strings, objects and ragged tensors before they reach a backend.
 
@@ -359,7 +333,6 @@ class Canonical(NamedTuple):
     keras_logits: bool = False
 
 
-@_autograph_transparent
 def canonical_pair(
     y_true: Any,
     y_pred: Any,
@@ -393,7 +366,14 @@ def canonical_pair(
             score = ops.take(y_pred, 1, axis=-1)
     else:
         score = y_pred
+    if _dtype_name(score.dtype) in ("float16", "bfloat16"):
+        # Half-precision scores are computed with in float32, and soft labels
+        # keep their precision.
+        score = ops.cast(score, "float32")
     if layout.label == "onehot":
+        # Labels such as (N, 2, 1): drop the squeezable singleton axes first.
+        for _ in range(len(static_shape(y_true)) - len(layout.leading) - 1):
+            y_true = ops.squeeze(y_true, axis=-1)
         y_true = ops.take(y_true, 1, axis=-1)
     y_true = ops.cast(y_true, score.dtype)
     return Canonical(_flatten(y_true), _flatten(score), from_logits, layout, bool(keras_logits))
@@ -420,7 +400,6 @@ def _is_numeric(dtype: Any) -> bool:
     return any(kind in name for kind in ("float", "int", "bool"))
 
 
-@_autograph_transparent
 def canonicalize(y_true: Any, y_pred: Any, from_logits: bool = False, multi_label: bool = False):
     """Brings binary labels and predictions to one canonical, rank-1 form.
 

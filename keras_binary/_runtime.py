@@ -179,14 +179,20 @@ def reduce_min(x: Any, initial: float) -> Any:
     return ops.minimum(ops.min(x), initial)
 
 
+# From this many elements on, JAX's CPU XLA ran the (N, 1) layout 10x slower
+# (measured: none at 2048, 6x at 4096, 13x at 8192 and beyond).
+_BARRIER_MIN_SIZE = 2048
+
+
 def flatten(x: Any) -> Any:
     """Reshapes `x` to rank 1, and keeps XLA from undoing it (JAX).
 
     XLA's simplifier moves a reshape `(N, 1) -> (N,)` past the element-wise
     operations after it, which then run on the `(N, 1)` layout: on CPU, JAX's
     XLA runs such a fusion (clip, two logs, a sum) about 10x slower than on
-    `(N,)` (benchmarks/loss_overhead.py measures it). An optimisation barrier
-    pins the rank-1 layout; it costs nothing, and has gradients.
+    `(N,)` from a few thousand elements on (benchmarks/loss_overhead.py
+    measures it). An optimisation barrier pins the rank-1 layout of large
+    tensors; it has gradients.
 
     Args:
         x: a tensor.
@@ -195,7 +201,14 @@ def flatten(x: Any) -> Any:
         `x` as a rank-1 tensor.
     """
     x = ops.reshape(x, (-1,))
-    if keras.backend.backend() == "jax" and not keras.backend.is_keras_tensor(x):
+    size = x.shape[0]
+    # Below a few thousand elements XLA keeps one fused loop either way, and a
+    # barrier would only split the training step's fusions (~3% at batch 1024).
+    if (
+        keras.backend.backend() == "jax"
+        and (size is None or size >= _BARRIER_MIN_SIZE)
+        and not keras.backend.is_keras_tensor(x)
+    ):
         import jax
 
         x = jax.lax.optimization_barrier(x)

@@ -42,7 +42,7 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB204": ("value", "Labels contain NaN"),
     "KB205": ("value", "Probabilities outside [0, 1]: these look like logits"),
     "KB206": ("value", "A softmax pair does not sum to 1"),
-    "KB207": ("value", "Predictions contain NaN"),
+    "KB207": ("value", "Predictions contain NaN or infinite logits"),
     # Configuration, found when an object is made.
     "KB301": ("config", "Invalid argument value"),
     "KB302": ("config", "One unit with a softmax activation"),
@@ -94,6 +94,10 @@ class BinaryError(ValueError):
     """
 
     kind = ""
+    # TensorFlow's autograph rewrites errors raised while a `tf.function` is
+    # traced into a `StagingError` unless they carry this flag; with it,
+    # `model.fit` raises the coded error itself.
+    ag_pass_through = True
 
     def __init__(
         self,
@@ -119,8 +123,7 @@ class BinaryError(ValueError):
         kind = ERROR_CODES[code][0]
         if self.kind and kind != self.kind:
             raise TypeError(
-                f"Error code {code} is a {kind} error and cannot be raised "
-                f"as {type(self).__name__}."
+                f"Error code {code} is a {kind} error and cannot be raised as {type(self).__name__}."
             )
         self.code = code
         self.summary = summary
@@ -155,6 +158,15 @@ class BinaryShapeError(BinaryError):
     """Predictions and labels have shapes no binary encoding explains (`KB1xx`).
 
     Raised while the model is built or its step is traced, from static shapes.
+
+    Example:
+
+    >>> import numpy as np, keras_binary
+    >>> try:
+    ...     keras_binary.SafeBCE()(np.zeros(8), np.zeros((8, 1000)))
+    ... except BinaryShapeError as error:
+    ...     print(error.code, "include_top=False" in str(error))
+    KB102 True
     """
 
     kind = "shape"
@@ -164,13 +176,32 @@ class BinaryLabelError(BinaryError):
     """Labels or predictions hold values a binary loss cannot use (`KB2xx`).
 
     Raised while running, by the value checks of `validate=True`.
+
+    Example:
+
+    >>> import numpy as np, keras_binary
+    >>> try:
+    ...     keras_binary.SafeBCE()(np.array([1, 2]), np.array([[0.3], [0.8]]))
+    ... except BinaryLabelError as error:
+    ...     print(error.code, error.fix)
+    KB202 y = y - 1
     """
 
     kind = "value"
 
 
 class BinaryConfigError(BinaryError):
-    """A keras_binary object was configured in a way that cannot work (`KB3xx`)."""
+    """A keras_binary object was configured in a way that cannot work (`KB3xx`).
+
+    Example:
+
+    >>> import keras_binary
+    >>> try:
+    ...     keras_binary.SafeBCE(label_smoothing=2.0)
+    ... except BinaryConfigError as error:
+    ...     print(error.code)
+    KB301
+    """
 
     kind = "config"
 
@@ -190,6 +221,4 @@ def error_class(code: str) -> type[BinaryError]:
     'BinaryLabelError'
     """
     kind = ERROR_CODES[code][0]
-    return {"shape": BinaryShapeError, "value": BinaryLabelError, "config": BinaryConfigError}[
-        kind
-    ]
+    return {"shape": BinaryShapeError, "value": BinaryLabelError, "config": BinaryConfigError}[kind]

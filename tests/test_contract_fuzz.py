@@ -126,16 +126,6 @@ def pairs(draw):
 # The oracle: DESIGN.md's shape contract, written independently.
 
 
-def onehot_then_singletons(y_true, y_pred):
-    """One-hot labels followed by trailing axes of size 1, e.g. `(N, 2, 1)`: known bug 1 (see below)."""
-    t, p = np.shape(np.asarray(y_true, dtype=object)), np.shape(np.asarray(y_pred, dtype=object))
-    leading = p[:-1] if len(p) >= 2 and p[-1] in (1, 2) else p
-    squeezed = t
-    while len(squeezed) > len(leading) and squeezed[-1:] == (1,):
-        squeezed = squeezed[:-1]
-    return squeezed != t and len(squeezed) == len(leading) + 1 and squeezed[-1] == 2
-
-
 def oracle(y_true, y_pred, from_logits):
     """Canonical float64 `(labels, scores)`, or None when the input must be refused."""
     t, p = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
@@ -319,22 +309,7 @@ def _call(kind, name, y_true, y_pred, from_logits):
 METRIC_NAMES = [*METRICS, "BinaryCrossentropy"]
 
 
-def _low_precision_soft_labels(y_true, y_pred):
-    """Soft labels with float16/bfloat16 predictions: known bug 2 (see below)."""
-    dtype = getattr(y_pred, "dtype", None)
-    if dtype is None or dtype.name not in ("float16", "bfloat16"):
-        return False
-    labels = np.asarray(y_true, dtype=object)
-    try:
-        labels = np.asarray(y_true, "float64")
-    except (TypeError, ValueError):
-        return False
-    return bool(np.any(labels != np.asarray(labels.astype(dtype), "float64")))
-
-
 def _check(kind, name, y_true, y_pred, from_logits):
-    if onehot_then_singletons(y_true, y_pred):
-        return  # known bug 1: see test_known_bug_onehot_labels_with_trailing_singleton_axes
     canonical = oracle(y_true, y_pred, from_logits)
     expected = _expected(kind, name, canonical, from_logits)
     try:
@@ -356,8 +331,7 @@ def _check(kind, name, y_true, y_pred, from_logits):
         f"(oracle: {'invalid shapes or values' if canonical is None else 'no finite value'})"
     )
     assert math.isfinite(value), f"{name} returned {value}"
-    # Known bug 2: soft labels are rounded to a float16/bfloat16 prediction's precision.
-    tolerance = 1e-2 if kind == "metric" and _low_precision_soft_labels(y_true, y_pred) else 1e-5
+    tolerance = 1e-5
     assert value == pytest.approx(expected, rel=tolerance, abs=tolerance), (
         f"{name}: {value} != reference {expected}"
     )
@@ -381,35 +355,22 @@ def test_losses_and_metrics_return_the_reference_or_a_coded_error(pair, metric):
 
 
 # ---------------------------------------------------------------------------
-# Contract bugs found by the fuzzing, pinned as strict xfails: they must be
-# fixed in keras_binary/_contract.py (then remove the xfail and the matching
-# exclusion in `_check`).
+# Contract bugs the fuzzing found once, kept as regression tests.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug 1: _contract.canonical_pair takes column 1 of the unsqueezed labels "
-    "(TensorFlow: uncoded InvalidArgumentError from GatherV2; JAX: a false KB204 'labels are NaN' "
-    "or an uncoded TypeError)",
-)
 @pytest.mark.parametrize(
     "true_shape,pred_shape",
     [((1, 2, 1), (1, 2)), ((4, 2, 1), (4, 1)), ((2, 2, 1, 1), (2, 2)), ((2, 3, 2, 1), (2, 3, 2))],
 )
-def test_known_bug_onehot_labels_with_trailing_singleton_axes(true_shape, pred_shape):
+def test_onehot_labels_with_trailing_singleton_axes(true_shape, pred_shape):
     leading = pred_shape[:-1]
     labels = np.stack([np.zeros(leading), np.ones(leading)], axis=-1).reshape(true_shape)  # all positive
     y_pred = np.full(pred_shape, 0.5, "float32")
     assert float(to_numpy(keras_binary.SafeBCE()(labels, y_pred))) == pytest.approx(math.log(2.0), rel=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug 2: _contract.canonical_pair casts the labels to the predictions' dtype, so "
-    "soft labels lose precision with float16/bfloat16 predictions (metrics; losses cast to float32 first)",
-)
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-def test_known_bug_soft_labels_keep_their_precision_with_low_precision_predictions(dtype):
+def test_soft_labels_keep_their_precision_with_low_precision_predictions(dtype):
     y_pred = np.array([[0.0], [1.0]]).astype(_dtype(dtype))
     metric = kbm.BinaryAccuracy()
     metric.update_state(np.array([0.1, 0.9]), y_pred)

@@ -44,17 +44,6 @@ CATALOGUE = DOCS / "errors.md"
 BACKEND = keras.backend.backend()
 
 
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    """Overrides conftest.py's fixture: the same reset, without its gc.collect().
-
-    `keras.backend.clear_session()` collects garbage, about 0.6 s per test with
-    TensorFlow loaded; this module has many small tests.
-    """
-    yield
-    keras.backend.clear_session(free_memory=False)
-
-
 # At most this many `no-test` blocks in all the pages: skipping must stay rare.
 MAX_UNTESTED_BLOCKS = 6
 

@@ -23,18 +23,6 @@ import pytest
 
 import keras_binary
 
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    """Overrides conftest.py's fixture: the same reset, without its gc.collect().
-
-    `keras.backend.clear_session()` collects garbage, about 0.6 s per test with
-    TensorFlow loaded; this module has many small tests.
-    """
-    yield
-    keras.backend.clear_session(free_memory=False)
-
-
 # Modules that must not be imported by a test run: importing them runs code.
 _NOT_IMPORTED = {"__main__"}
 
