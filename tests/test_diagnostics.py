@@ -461,8 +461,11 @@ def test_kbd014_input_range_of_a_mobilenetv2():
     scaled = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     inside = keras.Model(inputs, keras_binary.BinaryHead()(base(scaled)))
     inside.compile(optimizer="adam", loss=keras_binary.SafeBCE())
-    assert diagnose(inside, pixels, y).findings == []
+    before = _state(inside)
+    assert diagnose(inside, pixels, y).findings == []  # runs the layers in front of the backbone
     assert "scaled twice" in only(diagnose(inside, pixels / 255.0, y), "KBD014").summary
+    after = _state(inside)
+    assert before["nodes"] == after["nodes"] and before["trainable"] == after["trainable"]
     # Without x there is nothing to measure.
     assert diagnose(model).findings == []
 
