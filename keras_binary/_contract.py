@@ -366,7 +366,7 @@ def canonical_pair(
             score = ops.take(y_pred, 1, axis=-1)
     else:
         score = y_pred
-    if _dtype_name(score.dtype) in ("float16", "bfloat16"):
+    if _dtype_name(score.dtype).endswith("float16"):  # float16, bfloat16, torch.float16
         # Half-precision scores are computed with in float32, and soft labels
         # keep their precision.
         score = ops.cast(score, "float32")

@@ -170,13 +170,16 @@ class ContractLoss(keras.losses.Loss):
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         canonical = canonical_pair(y_true, y_pred, self.from_logits, self.multi_label, use_keras_logits=True)
-        labels = smooth_labels(canonical.y_true, self.label_smoothing)
-        losses = self.values(labels, canonical.y_pred, canonical.from_logits)
+        poisoned = None
         if self.validate and _has_elements(canonical):
+            # Before the loss itself: an eager backend (PyTorch) or a wrapped
+            # loss may reject bad values first, with an uncoded error.
             bad, stats = value_stats(canonical, y_pred)
             poisoned = _runtime.raise_if(bad, stats, error_from_stats)
-            if poisoned is not None:
-                losses = ops.where(poisoned, float("nan"), losses)
+        labels = smooth_labels(canonical.y_true, self.label_smoothing)
+        losses = self.values(labels, canonical.y_pred, canonical.from_logits)
+        if poisoned is not None:
+            losses = ops.where(poisoned, float("nan"), losses)
         return _to_example_shape(losses, canonical, y_pred)
 
     def get_config(self) -> dict:
