@@ -44,7 +44,7 @@ import keras
 from keras import ops
 
 from keras_binary import _runtime
-from keras_binary._contract import Canonical, canonical_pair, check_numeric, static_shape
+from keras_binary._contract import Canonical, _fmt, canonical_pair, check_numeric, static_shape
 from keras_binary._value_checks import error_from_stats, value_stats
 from keras_binary.errors import BinaryConfigError, BinaryShapeError
 from keras_binary.losses import _check_number
@@ -102,15 +102,6 @@ def _check_count(name: str, value: Any, minimum: int, example: int) -> int:
 
 # ---------------------------------------------------------------------------
 # Canonical inputs.
-
-
-def _fmt(shape: tuple) -> str:
-    return (
-        "("
-        + ", ".join("None" if d is None else str(d) for d in shape)
-        + ("," if len(shape) == 1 else "")
-        + ")"
-    )
 
 
 def _leading_shape(canonical: Canonical, y_pred: Any) -> Any:
