@@ -13,7 +13,8 @@ fix. A message says what was received, what was expected and the one-line fix.
 
 from __future__ import annotations
 
-DOCS_URL = "keras_binary docs/errors.md"
+# Every message ends with the command that prints its catalogue entry offline.
+EXPLAIN_COMMAND = "keras-binary explain"
 
 # code -> (kind, title). The catalogue in docs/errors.md has one section per
 # entry, and tests check both directions.
@@ -137,7 +138,7 @@ class BinaryError(ValueError):
             lines.append(f"  Expected: {expected}")
         if fix:
             lines.append(f"  Fix: {fix}")
-        lines.append(f"  See: {DOCS_URL}#{code.lower()}")
+        lines.append(f"  See: {EXPLAIN_COMMAND} {code}")
         super().__init__("\n".join(lines))
 
     def __reduce__(self):

@@ -114,6 +114,7 @@ def fresh_namespace() -> dict:
 
 class Section(NamedTuple):
     code: str
+    heading: str
     text: str
     line: int
     blocks: list[Block]
@@ -126,13 +127,15 @@ def parse_catalogue(text: str) -> dict[str, Section]:
     parts = re.split(r"^## ", text, flags=re.MULTILINE)
     line = parts[0].count("\n") + 1
     for part in parts[1:]:
-        title = part.splitlines()[0].strip()
+        heading = part.splitlines()[0].strip()
+        # "KB202 - Labels encoded as {1, 2}": the code, then the registry's title.
+        title = heading.split(" - ", 1)[0].strip()
         if title in sections:
             raise ValueError(f"docs/errors.md has two sections {title}")
         marker = _BACKEND.search(part)
         backends = tuple(b.strip() for b in marker.group(1).split(",")) if marker else ()
         sections[title] = Section(
-            title, part, line, parse_blocks(part), backends, marker.group(2) if marker else None
+            title, heading, part, line, parse_blocks(part), backends, marker.group(2) if marker else None
         )
         line += part.count("\n")
     return sections
@@ -171,6 +174,20 @@ def test_every_diagnostic_code_has_a_section():
 def test_every_section_is_a_known_code():
     unknown = sorted(set(SECTIONS) - documented_codes())
     assert not unknown, f"sections of docs/errors.md for codes the package does not define: {unknown}"
+
+
+def _registry_title(code: str) -> str:
+    if code in ERROR_CODES:
+        return ERROR_CODES[code][1]
+    from keras_binary import diagnostics
+
+    return diagnostics.DIAGNOSTIC_CODES[code][1]
+
+
+@pytest.mark.parametrize("code", sorted(SECTIONS))
+def test_section_heading_is_code_and_title(code):
+    # The page's table of contents is read by people: "KB202 - Labels encoded as {1, 2}".
+    assert SECTIONS[code].heading == f"{code} - {_registry_title(code)}"
 
 
 def test_sections_are_in_code_order():

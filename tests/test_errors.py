@@ -239,5 +239,5 @@ def test_message_layout():
         "  Received: R",
         "  Expected: E",
         "  Fix: F",
-        "  See: keras_binary docs/errors.md#kb104",
+        "  See: keras-binary explain KB104",
     ]
