@@ -318,12 +318,64 @@ def check_numeric(x: Any, name: str) -> None:
     )
 
 
+def check_sample_weight(weight_shape: Shape, leading: Shape) -> Shape:
+    """Checks the static shape of `sample_weight` against the per-example shape.
+
+    Weights may have the per-example shape `leading` (the leading axes of
+    `y_pred`), fewer axes (e.g. `(N,)` for per-pixel outputs: one weight per
+    image), trailing singleton axes, size-1 axes that broadcast, or be a
+    scalar. Shared by the losses and the metrics.
+
+    Args:
+        weight_shape: the static shape of `sample_weight`.
+        leading: the per-example shape the weights apply to.
+
+    Returns:
+        `weight_shape` without its squeezable trailing singleton axes.
+
+    Raises:
+        BinaryShapeError: `KB120` when the weights fit no example.
+
+    Example:
+
+    >>> check_sample_weight((8, 1), (8,))
+    (8,)
+    >>> check_sample_weight((4,), (8, 16, 16))
+    Traceback (most recent call last):
+    ...
+    keras_binary.errors.BinaryShapeError: KB120: sample_weight does not match the predictions: ...
+    """
+    shape = tuple(weight_shape)
+    while len(shape) > len(leading) and shape[-1] == 1:
+        shape = shape[:-1]
+    mismatch = len(shape) > len(leading) or any(
+        a is not None and b is not None and a not in (1, b) for a, b in zip(shape, leading, strict=False)
+    )
+    if mismatch:
+        raise BinaryShapeError(
+            "KB120",
+            "sample_weight does not match the predictions: it needs one weight per "
+            "example (or per element of a per-pixel output).",
+            received=f"sample_weight.shape={_fmt(tuple(weight_shape))}, per-example shape of y_pred={_fmt(leading)}",
+            expected=(
+                f"sample_weight of shape {_fmt(leading)}"
+                + (f", {_fmt(leading[:1])}" if len(leading) > 1 else "")
+                + " or a scalar"
+            ),
+            fix="pass one weight per example, e.g. sample_weight=np.ones(len(y_true))",
+        )
+    return shape
+
+
 class Canonical(NamedTuple):
     """Canonical labels and scores, both rank 1 (see `canonicalize`).
 
     `from_logits` says what `y_pred` holds now; `keras_logits` is true when
     probabilities were replaced by the logits Keras attached to them (so the
     values passed in were probabilities, and the value checks still read them).
+    `onehot` holds the labels' two columns, shape `(..., 2)`, when they were
+    one-hot (`layout.label == "onehot"`), for the check that each row sums to
+    1; it is a reference, computed with nothing.
     """
 
     y_true: Any
@@ -331,6 +383,7 @@ class Canonical(NamedTuple):
     from_logits: bool
     layout: Layout
     keras_logits: bool = False
+    onehot: Any = None
 
 
 def canonical_pair(
@@ -370,13 +423,15 @@ def canonical_pair(
         # Half-precision scores are computed with in float32, and soft labels
         # keep their precision.
         score = ops.cast(score, "float32")
+    onehot = None
     if layout.label == "onehot":
         # Labels such as (N, 2, 1): drop the squeezable singleton axes first.
         for _ in range(len(static_shape(y_true)) - len(layout.leading) - 1):
             y_true = ops.squeeze(y_true, axis=-1)
+        onehot = y_true
         y_true = ops.take(y_true, 1, axis=-1)
     y_true = ops.cast(y_true, score.dtype)
-    return Canonical(_flatten(y_true), _flatten(score), from_logits, layout, bool(keras_logits))
+    return Canonical(_flatten(y_true), _flatten(score), from_logits, layout, bool(keras_logits), onehot)
 
 
 def _flatten(x: Any) -> Any:

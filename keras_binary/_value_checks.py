@@ -11,8 +11,9 @@ the same everywhere.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -34,7 +35,62 @@ STATS = (
     "pred_max",
     "pred_out",
     "pair_error",
+    "onehot_bad",
+    "onehot_binary",
+    "onehot_min_sum",
+    "onehot_max_sum",
 )
+
+class Source(NamedTuple):
+    """What ran a value check, for its message (see `source_of`).
+
+    Attributes:
+        kind: `"loss"` or `"metric"`.
+        name: the loss's or metric's `name`.
+        with_logits: how to build it with `from_logits=True`, e.g.
+            `"keras_binary.metrics.AUC(from_logits=True)"`.
+    """
+
+    kind: str
+    name: str
+    with_logits: str
+
+
+# A loss with no source named is the package's main loss.
+DEFAULT_SOURCE = Source("loss", "safe_bce", "loss=keras_binary.SafeBCE(from_logits=True)")
+
+
+def source_of(obj: Any) -> Source:
+    """Describes a loss or metric of the package for the messages of its checks.
+
+    Args:
+        obj: a `keras.losses.Loss` or `keras.metrics.Metric`.
+
+    Returns:
+        A `Source`.
+
+    Example:
+
+    >>> import keras_binary
+    >>> source_of(keras_binary.metrics.AUC()).with_logits
+    'keras_binary.metrics.AUC(from_logits=True)'
+    """
+    cls = type(obj)
+    kind = "metric" if isinstance(obj, keras.metrics.Metric) else "loss"
+    module = cls.__module__
+    if module.startswith("keras_binary.metrics"):
+        path = f"keras_binary.metrics.{cls.__name__}"
+    elif module.startswith("keras_binary"):
+        path = f"keras_binary.{cls.__name__}"
+    else:
+        path = cls.__name__
+    with_logits = f"{path}(from_logits=True)"
+    if cls.__name__ == "SafeLossWrapper":
+        with_logits = "keras_binary.safe_loss(..., from_logits=True)"
+    if kind == "loss":
+        with_logits = "loss=" + with_logits
+    return Source(kind, str(getattr(obj, "name", cls.__name__)), with_logits)
+
 
 # A softmax pair may miss 1 by rounding: float16 probabilities, cast to
 # float32, sum to 1 within a few 1e-4.
@@ -67,6 +123,11 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
     # the logits of its activation: those of two sigmoids are no softmax pair.
     raw_probabilities = not canonical.from_logits or canonical.keras_logits
     check_pair = canonical.layout.pred == "pair" and raw_probabilities
+    onehot = canonical.onehot
+    onehot_sum = None
+    if onehot is not None:
+        onehot = ops.stop_gradient(ops.cast(onehot, "float32"))
+        onehot_sum = ops.reshape(ops.take(onehot, 0, axis=-1) + ops.take(onehot, 1, axis=-1), (-1,))
     pair_sum = None
     if check_pair:
         raw = ops.stop_gradient(ops.cast(raw_pred, "float32"))
@@ -82,11 +143,16 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
         ok = ops.logical_and(ok, ops.isfinite(s))
     if check_pair:
         ok = ops.logical_and(ok, ops.logical_not(ops.abs(pair_sum - 1.0) > PAIR_SUM_TOLERANCE))
+    if onehot_sum is not None:
+        # One-hot rows sum to 1 (soft one-hot rows too); NaN fails.
+        ok = ops.logical_and(ok, ops.abs(onehot_sum - 1.0) <= PAIR_SUM_TOLERANCE)
     bad = ops.logical_not(ops.all(ok))
 
     def summary():
         inf = float("inf")
         y_nan = ops.isnan(y)
+        if onehot_sum is not None:  # a NaN in column 0 is a NaN label too
+            y_nan = ops.logical_or(y_nan, ops.isnan(onehot_sum))
         y_clean = ops.where(y_nan, ops.zeros_like(y), y)
         label_out = ops.logical_or(y_clean < 0.0, y_clean > 1.0)
         is_1_2 = ops.logical_or(ops.equal(y, 1.0), ops.equal(y, 2.0))
@@ -106,6 +172,18 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
         else:
             pair_error = zero
         n = ops.cast(ops.size(y), "float32")
+        if onehot_sum is not None:
+            sums = ops.where(ops.isnan(onehot_sum), 1.0, onehot_sum)
+            onehot_stats = [
+                count(ops.abs(sums - 1.0) > PAIR_SUM_TOLERANCE),
+                ops.cast(
+                    ops.all(ops.logical_or(ops.equal(onehot, 0.0), ops.equal(onehot, 1.0))), "float32"
+                ),
+                _runtime.reduce_min(sums, inf),
+                _runtime.reduce_max(sums, -inf),
+            ]
+        else:
+            onehot_stats = [zero, zero, zero, zero]
         return ops.stack(
             [
                 n,
@@ -120,6 +198,7 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
                 _runtime.reduce_max(s_clean, -inf),
                 pred_out,
                 pair_error,
+                *onehot_stats,
             ]
         )
 
@@ -130,49 +209,89 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.4g}"
 
 
-def error_from_stats(stats: Any) -> BinaryLabelError:
+def error_from_stats(stats: Any, source: Source | None = None) -> BinaryLabelError:
     """Writes the `BinaryLabelError` that a bad summary calls for.
 
     Args:
         stats: the float vector of `value_stats`, as NumPy.
+        source: the loss or metric that ran the check (`source_of`); a
+            metric is named in the message and its fixes name its class.
+            `None` for `SafeBCE`.
 
     Returns:
         The error to raise; the most specific code wins.
+
+    Example:
+
+    >>> import numpy as np, keras_binary
+    >>> stats = np.zeros(len(STATS))
+    >>> stats[[0, 8, 9, 10]] = 4, -2.5, 3.0, 2    # 2 of 4 scores outside [0, 1]
+    >>> error = error_from_stats(stats, source_of(keras_binary.metrics.AUC()))
+    >>> print(error.summary.split(":")[0], "|", error.fix.split(";")[0])
+    in metric 'auc' | keras_binary.metrics.AUC(from_logits=True) if the output layer is linear (logits)
     """
+    source = source or DEFAULT_SOURCE
+    where = f"in metric '{source.name}': " if source.kind == "metric" else ""
     s = dict(zip(STATS, np.asarray(stats, dtype="float64").tolist(), strict=True))
     n = int(s["count"])
     labels_range = f"labels from {_num(s['label_min'])} to {_num(s['label_max'])}"
+    # A check during fit sees one batch: it cannot tell {1, 2} from a third
+    # class that this batch happened not to hold.
+    whole = "keras_binary.diagnose(model, x, y) checks all the labels"
     if s["label_nan"] > 0:
         return BinaryLabelError(
             "KB204",
-            f"{int(s['label_nan'])} of {n} labels are NaN.",
+            f"{where}{int(s['label_nan'])} of {n} labels are NaN.",
             received=f"{int(s['label_nan'])} NaN labels; the others range from {_num(s['label_min'])} to {_num(s['label_max'])}",
             expected="labels in [0, 1], no NaN",
             fix="drop or impute the missing labels: keep = ~np.isnan(y); x, y = x[keep], y[keep]",
+        )
+    if s["onehot_bad"] > 0:
+        if s["onehot_binary"]:
+            fix = (
+                "y = keras.utils.to_categorical(y[:, 1], 2)  # column 1 as the label; "
+                "multi_label=True if the two columns are independent labels"
+            )
+        else:
+            fix = "y = np.argmax(y, axis=-1)  # the larger column as the class"
+        return BinaryLabelError(
+            "KB208",
+            f"{where}{int(s['onehot_bad'])} of {n} label rows of shape (N, 2) are not one-hot: "
+            "their two columns do not sum to 1.",
+            received=(
+                f"label rows summing to {_num(s['onehot_min_sum'])} to {_num(s['onehot_max_sum'])}"
+                + (" (e.g. [0, 0] or [1, 1])" if s["onehot_binary"] else "")
+            ),
+            expected="one-hot rows [1, 0] or [0, 1] (soft rows summing to 1), or one 0/1 label per example",
+            fix=fix,
         )
     if s["label_out"] > 0:
         if s["labels_1_2"]:
             return BinaryLabelError(
                 "KB202",
-                "the labels are encoded as {1, 2}; a binary loss needs {0, 1}.",
+                f"{where}the labels of this call (during fit: of one batch) are all 1 or 2; a binary "
+                f"{source.kind} needs {{0, 1}}. If 1 and 2 are your two classes, shift them; a third "
+                "class that this batch did not hold (e.g. 0, 1, 2 read in order) needs another fix.",
                 received=f"{labels_range}, all in {{1, 2}} ({n} labels)",
                 expected="labels in {0, 1} (or soft labels in [0, 1])",
-                fix="y = y - 1",
+                fix=f"y = y - 1  # if every label is 1 or 2: {whole}",
             )
         if s["labels_minus1_1"]:
             return BinaryLabelError(
                 "KB203",
-                "the labels are encoded as {-1, 1}; a binary loss needs {0, 1}.",
+                f"{where}the labels of this call (during fit: of one batch) are all -1 or 1; a binary "
+                f"{source.kind} needs {{0, 1}}. If -1 and 1 are your two classes, map them; other "
+                "values that this batch did not hold need another fix.",
                 received=f"{labels_range}, all in {{-1, 1}} ({n} labels)",
                 expected="labels in {0, 1} (or soft labels in [0, 1])",
-                fix="y = (y + 1) / 2",
+                fix=f"y = (y + 1) / 2  # if every label is -1 or 1: {whole}",
             )
         hint = "y = (y > 0).astype('float32')  # or map your two classes to 0 and 1"
         if s["label_min"] >= 0 and s["label_max"] == 255:
             hint = "y = y / 255  # labels on the 0-255 pixel scale"
         return BinaryLabelError(
             "KB201",
-            f"{int(s['label_out'])} of {n} labels are outside [0, 1].",
+            f"{where}{int(s['label_out'])} of {n} labels are outside [0, 1].",
             received=labels_range,
             expected="labels in {0, 1} (or soft labels in [0, 1])",
             fix=hint,
@@ -180,26 +299,39 @@ def error_from_stats(stats: Any) -> BinaryLabelError:
     if s["pred_nan"] > 0:
         return BinaryLabelError(
             "KB207",
-            f"{int(s['pred_nan'])} of {n} predictions are NaN or infinite: the model "
+            f"{where}{int(s['pred_nan'])} of {n} predictions are NaN or infinite: the model "
             "diverged or its input holds NaN.",
             received=f"{int(s['pred_nan'])} NaN or infinite predictions",
             expected="finite predictions",
             fix="check the inputs with np.isnan(x).any() and lower the learning rate",
         )
     if s["pred_out"] > 0:
+        received = f"predictions from {_num(s['pred_min'])} to {_num(s['pred_max'])} with from_logits=False"
+        expected = "probabilities in [0, 1] (a sigmoid or softmax output), or logits with from_logits=True"
+        if s["pred_min"] >= 0:
+            # What a relu or softplus output gives: from_logits=True would be
+            # silently wrong there (the sigmoid of a relu output is >= 0.5).
+            received += "; none negative, as from a relu or softplus output"
         return BinaryLabelError(
             "KB205",
-            f"{int(s['pred_out'])} of {n} predictions are outside [0, 1]: these look "
-            "like logits, but the loss was told they are probabilities.",
-            received=f"predictions from {_num(s['pred_min'])} to {_num(s['pred_max'])} with from_logits=False",
-            expected="probabilities in [0, 1], or from_logits=True",
-            fix="loss=keras_binary.SafeBCE(from_logits=True)",
+            f"{where}{int(s['pred_out'])} of {n} predictions are outside [0, 1], but the "
+            f"{source.kind} was told they are probabilities: the model outputs logits, "
+            "or its output layer is not a sigmoid.",
+            received=received,
+            expected=expected,
+            fix=(
+                f"{source.with_logits} if the output layer is linear (logits); else end the model "
+                "with a sigmoid or keras_binary.BinaryHead() (from_logits=True on a relu output is silently wrong)"
+            ),
         )
     return BinaryLabelError(
         "KB206",
-        "a softmax pair does not sum to 1: these look like two independent "
+        f"{where}a softmax pair does not sum to 1: these look like two independent "
         "scores (sigmoids or logits), not softmax probabilities.",
         received=f"pair sums off by up to {_num(s['pair_error'])}",
         expected=f"y_pred[..., 0] + y_pred[..., 1] == 1 within {PAIR_SUM_TOLERANCE}",
-        fix="end the model with keras_binary.BinaryHead(units=2, activation='softmax'), or pass from_logits=True for logits",
+        fix=(
+            "end the model with keras_binary.BinaryHead(units=2, activation='softmax'), or pass "
+            + ("from_logits=True for logits" if source.kind == "loss" else f"{source.with_logits} for logits")
+        ),
     )

@@ -44,6 +44,7 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB205": ("value", "Probabilities outside [0, 1]: these look like logits"),
     "KB206": ("value", "A softmax pair does not sum to 1"),
     "KB207": ("value", "Predictions contain NaN or infinite logits"),
+    "KB208": ("value", "Labels of shape (N, 2) are not one-hot"),
     # Configuration, found when an object is made.
     "KB301": ("config", "Invalid argument value"),
     "KB302": ("config", "One unit with a softmax activation"),
@@ -184,7 +185,7 @@ class BinaryLabelError(BinaryError):
     >>> try:
     ...     keras_binary.SafeBCE()(np.array([1, 2]), np.array([[0.3], [0.8]]))
     ... except BinaryLabelError as error:
-    ...     print(error.code, error.fix)
+    ...     print(error.code, error.fix.split("  #")[0])
     KB202 y = y - 1
     """
 

@@ -9,16 +9,25 @@ reductions and distribution strategies behave exactly as in Keras.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_binary import _runtime
-from keras_binary._contract import Canonical, canonical_pair, check_numeric, static_shape
-from keras_binary._value_checks import error_from_stats, value_stats
+from keras_binary._contract import (
+    Canonical,
+    canonical_pair,
+    check_numeric,
+    check_sample_weight,
+    plan_layout,
+    static_shape,
+)
+from keras_binary._value_checks import error_from_stats, source_of, value_stats
 from keras_binary.errors import BinaryConfigError
 
 
@@ -162,11 +171,37 @@ class ContractLoss(keras.losses.Loss):
         # fail inside the backend with a message that says nothing useful.
         check_numeric(y_true, "y_true")
         check_numeric(y_pred, "y_pred")
+        if sample_weight is not None:
+            sample_weight = self._example_weights(y_true, y_pred, sample_weight)
         result = super().__call__(y_true, y_pred, sample_weight=sample_weight)
         if self.reduction not in (None, "none") and tuple(result.shape) == (0,):
             # Keras returns an empty tensor for an empty batch; a loss is a number.
             return ops.zeros((), dtype=result.dtype)
         return result
+
+    def _example_weights(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
+        """`sample_weight` checked (`KB120`) and shaped like the per-example losses.
+
+        Keras multiplies the losses by the weights with NumPy broadcasting
+        (after squeezing or adding one last axis): weights that fit no
+        example fail there uncoded, or broadcast silently along the wrong
+        axis. The check uses static shapes, at trace time.
+        """
+        check_numeric(sample_weight, "sample_weight")
+        weights = ops.convert_to_tensor(sample_weight)
+        layout = plan_layout(_shape_of(y_true), _shape_of(y_pred), self.multi_label)
+        # The per-example losses: the leading axes of y_pred, without the
+        # label axis that multi_label=True averages over.
+        example = layout.leading[:-1] if layout.pred == "elementwise" else layout.leading
+        shape = check_sample_weight(static_shape(weights), example)
+        for _ in range(len(static_shape(weights)) - len(shape)):
+            weights = ops.squeeze(weights, axis=-1)
+        # Fewer axes than the losses (one weight per image of a per-pixel
+        # output): Keras would align them with the last axes instead.
+        if 0 < len(shape) < len(example):
+            for _ in range(len(example) - len(shape)):
+                weights = ops.expand_dims(weights, axis=-1)
+        return weights
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         canonical = canonical_pair(y_true, y_pred, self.from_logits, self.multi_label, use_keras_logits=True)
@@ -175,7 +210,7 @@ class ContractLoss(keras.losses.Loss):
             # Before the loss itself: an eager backend (PyTorch) or a wrapped
             # loss may reject bad values first, with an uncoded error.
             bad, stats = value_stats(canonical, y_pred)
-            poisoned = _runtime.raise_if(bad, stats, error_from_stats)
+            poisoned = _runtime.raise_if(bad, stats, functools.partial(error_from_stats, source=source_of(self)))
         labels = smooth_labels(canonical.y_true, self.label_smoothing)
         losses = self.values(labels, canonical.y_pred, canonical.from_logits)
         if poisoned is not None:
@@ -193,6 +228,10 @@ class ContractLoss(keras.losses.Loss):
             }
         )
         return config
+
+
+def _shape_of(x: Any) -> tuple:
+    return static_shape(x) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
 def _has_elements(canonical: Canonical) -> bool:

@@ -81,7 +81,14 @@ CASES = {
     ),
     "KB205": (
         lambda: bce()(np.array([0, 1, 1, 0]), f32([[-2.5], [3.0], [1.5], [-0.5]])),
-        ["predictions from -2.5 to 3", "from_logits=False", "look like logits", "SafeBCE(from_logits=True)"],
+        [
+            "predictions from -2.5 to 3",
+            "from_logits=False",
+            "outputs logits",
+            "SafeBCE(from_logits=True)",
+            "not a sigmoid",
+            "BinaryHead()",
+        ],
     ),
     "KB206": (
         lambda: bce()(np.array([0, 1]), f32([[0.9, 0.8], [0.4, 0.7]])),
@@ -90,6 +97,10 @@ CASES = {
     "KB207": (
         lambda: bce()(np.array([0, 1]), f32([[np.nan], [0.7]])),
         ["1 NaN or infinite predictions", "np.isnan(x).any()"],
+    ),
+    "KB208": (
+        lambda: bce()(np.array([[1, 0], [1, 1], [0, 0]]), f32([[0.1], [0.8], [0.7]])),
+        ["2 of 3 label rows", "not one-hot", "to_categorical(y[:, 1], 2)"],
     ),
     "KB301": (
         lambda: bce(label_smoothing=1.5),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -9,9 +10,9 @@ import keras
 from keras import ops
 
 from keras_binary import _runtime
-from keras_binary._contract import Canonical, _fmt, canonical_pair, check_numeric, static_shape
-from keras_binary._value_checks import error_from_stats, value_stats
-from keras_binary.errors import BinaryConfigError, BinaryShapeError
+from keras_binary._contract import Canonical, canonical_pair, check_numeric, check_sample_weight, static_shape
+from keras_binary._value_checks import error_from_stats, source_of, value_stats
+from keras_binary.errors import BinaryConfigError
 
 _register = keras.saving.register_keras_serializable(package="keras_binary")
 
@@ -68,27 +69,9 @@ def _flat_weights(sample_weight: Any, canonical: Canonical, y_pred: Any, dtype: 
     check_numeric(sample_weight, "sample_weight")
     weights = ops.cast(ops.convert_to_tensor(sample_weight), dtype)
     leading = canonical.layout.leading
-    shape = static_shape(weights)
-    while len(shape) > len(leading) and shape[-1] == 1:
+    shape = check_sample_weight(static_shape(weights), leading)
+    for _ in range(len(static_shape(weights)) - len(shape)):
         weights = ops.squeeze(weights, axis=-1)
-        shape = shape[:-1]
-    mismatch = len(shape) > len(leading) or any(
-        a is not None and b is not None and a not in (1, b) for a, b in zip(shape, leading, strict=False)
-    )
-    if mismatch:
-        raise BinaryShapeError(
-            "KB120",
-            "sample_weight does not match the predictions: it needs one weight per "
-            "example (or per element of a per-pixel output).",
-            received=f"sample_weight.shape={_fmt(static_shape(ops.convert_to_tensor(sample_weight)))}, "
-            f"per-example shape of y_pred={_fmt(leading)}",
-            expected=(
-                f"sample_weight of shape {_fmt(leading)}"
-                + (f", {_fmt(leading[:1])}" if len(leading) > 1 else "")
-                + " or a scalar"
-            ),
-            fix="pass one weight per example, e.g. sample_weight=np.ones(len(y_true))",
-        )
     for _ in range(len(leading) - len(shape)):
         weights = ops.expand_dims(weights, axis=-1)
     if shape != leading or None in leading:
@@ -140,7 +123,7 @@ class ContractMetric:
         w = _flat_weights(sample_weight, canonical, y_pred, dtype)
         if self.validate and 0 not in static_shape(canonical.y_true):
             bad, stats = value_stats(canonical, y_pred)
-            poisoned = _runtime.raise_if(bad, stats, error_from_stats)
+            poisoned = _runtime.raise_if(bad, stats, functools.partial(error_from_stats, source=source_of(self)))
             if poisoned is not None:  # XLA cannot raise: the metric becomes NaN
                 w = ops.where(poisoned, float("nan"), ops.ones_like(y) if w is None else w)
         if canonical.from_logits and not logits:
