@@ -299,3 +299,57 @@ def test_jax_computes_on_rank1_layout_for_column_predictions(from_logits):
         rf"f32\[{n},1\]\{{[^}}]*\}} (log|log-plus-one|exponential|multiply|subtract|clamp)\(", text
     )
     assert re.search(rf"f32\[{n}\]\{{0\}} (log|log-plus-one|exponential)\(", text)
+
+
+# --- sample_weight shapes (KB120, as the metrics) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "label_shape, pred_shape, weight_shape",
+    [
+        ((8,), (8, 1), (5,)),
+        ((8,), (8, 1), (8, 2)),
+        ((8,), (8, 2), (8, 3)),
+        ((2, 4, 4), (2, 4, 4, 1), (4,)),
+        ((2, 4, 4), (2, 4, 4, 1), (2, 3)),
+        ((8, 3), (8, 3), (8, 3)),  # multi_label: the losses are averaged over the 3 labels
+    ],
+)
+def test_mis_shaped_sample_weight_is_kb120(label_shape, pred_shape, weight_shape):
+    y, p = make_inputs(label_shape, pred_shape, False, seed=21)
+    loss = SafeBCE(multi_label=label_shape == pred_shape)
+    with pytest.raises(keras_binary.BinaryShapeError) as info:
+        loss(y, p, sample_weight=np.ones(weight_shape, "float32"))
+    assert info.value.code == "KB120"
+    assert f"sample_weight.shape={weight_shape}" in info.value.received
+
+
+@pytest.mark.parametrize("weight_shape", [(8,), (8, 1), (1,), ()])
+@pytest.mark.parametrize("reduction", ["sum", "sum_over_batch_size", "mean_with_sample_weight", None])
+def test_well_shaped_sample_weight_matches_keras(weight_shape, reduction):
+    y, p = make_inputs((8,), (8, 1), False, seed=22)
+    w = np.random.default_rng(5).random(weight_shape).astype("float32") + 0.1
+    ours = to_numpy(SafeBCE(reduction=reduction)(y, p, sample_weight=w))
+    theirs = to_numpy(keras.losses.BinaryCrossentropy(reduction=reduction)(y[:, None], p, sample_weight=w))
+    if reduction is None:  # one loss per example; Keras's (N, 1) weights give it an axis more
+        assert ours.shape == (8,)
+        theirs = theirs.reshape(ours.shape)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_per_image_weights_of_a_per_pixel_output():
+    # One weight per image: Keras would align (N,) with the last (width) axis.
+    y, p = make_inputs((2, 4, 4), (2, 4, 4, 1), False, seed=23)
+    w = np.array([2.0, 0.0], "float32")
+    got = to_numpy(SafeBCE(reduction="sum")(y, p, sample_weight=w))
+    expected = 2.0 * ref_bce(y[0].ravel(), p[0].ravel(), False).sum()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_mis_shaped_sample_weight_fails_at_trace_time_in_fit():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss=SafeBCE())
+    x = np.zeros((8, 3), "float32")
+    with pytest.raises(keras_binary.BinaryShapeError) as info:
+        model.fit(x, np.zeros(8), sample_weight=np.ones((8, 2), "float32"), batch_size=8, verbose=0)
+    assert info.value.code == "KB120"
