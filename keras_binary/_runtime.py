@@ -215,6 +215,23 @@ def flatten(x: Any) -> Any:
     return x
 
 
+def fused_custom_gradient() -> bool:
+    """Whether `keras.ops.custom_gradient` is a plain, fusible op here.
+
+    On TensorFlow (`tf.custom_gradient`) and JAX (`jax.custom_gradient`) a
+    hand-written gradient compiles into the step like any other operation
+    (XLA fuses it). On PyTorch Keras wraps it in a `torch.autograd.Function`
+    whose forward pass catches every exception (a failure then turns the
+    gradient into NaN) and that `torch.compile` cannot trace through as one
+    graph; the NumPy backend has no gradients and warns. There the losses use
+    forms whose autodiff gradient is exact.
+
+    Returns:
+        True on TensorFlow and JAX.
+    """
+    return keras.backend.backend() in ("tensorflow", "jax")
+
+
 def raise_if(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
     """Raises `make_error(stats)` on the host when `bad` is true at run time.
 

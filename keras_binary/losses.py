@@ -77,12 +77,17 @@ def binary_crossentropy_values(
     """Element-wise binary cross-entropy of canonical tensors.
 
     The logit path computes `w * y * softplus(-z) + (1 - y) * softplus(z)`
-    as `(1 + (w - 1) * y) * log1p(exp(-|z|)) + c * z`, with
-    `c = 1 - y` where `z >= 0` and `c = -w * y` elsewhere: every term is
-    non-negative, so it is finite and accurate (no cancellation) for any
-    finite logit, and its gradient is exactly `sigmoid(z) - y` (also at
-    `z = 0`, where `|z|` and `relu(z)` would give the wrong one-sided slope).
-    The probability path clips to `[epsilon, 1 - epsilon]` as Keras does.
+    as `(1 + (w - 1) * y) * log1p(exp(-|z|)) + |z| * c`, with `c = 1 - y`
+    where `z >= 0` and `c = w * y` elsewhere: every term is non-negative, so
+    it is finite and accurate (no cancellation, also for soft labels near 0
+    or 1) for any finite logit. It costs what the shortest stable form,
+    `relu(z) - z * y + log1p(exp(-|z|))`, costs (benchmarks/loss_overhead.py),
+    and its gradient is exactly `sigmoid(z) - y` (times the weights), also at
+    `z = 0`, where the slopes of `|z|` and `relu(z)` are one-sided: on
+    TensorFlow and JAX it is given by `keras.ops.custom_gradient`, which XLA
+    fuses like the rest; elsewhere the branch at `z = 0` is chosen so that
+    autodiff finds it. The probability path clips to `[epsilon, 1 - epsilon]`
+    as Keras does.
 
     Args:
         y_true: labels in [0, 1], any shape.
@@ -102,21 +107,58 @@ def binary_crossentropy_values(
     [0.6931, 10000.0]
     """
     if from_logits:
-        z = y_pred
-        nonneg = ops.greater_equal(z, 0.0)
-        # log1p(exp(-|z|)), with the branch at z = 0 chosen like `c` below so
-        # that the two one-sided slopes add up to the true gradient.
-        log1p_exp = ops.log1p(ops.exp(ops.where(nonneg, -z, z)))
-        if pos_weight is None:
-            return log1p_exp + ops.where(nonneg, 1.0 - y_true, -y_true) * z
-        weight = 1.0 + (pos_weight - 1.0) * y_true
-        return weight * log1p_exp + ops.where(nonneg, 1.0 - y_true, -pos_weight * y_true) * z
+        if _runtime.fused_custom_gradient():
+            return _bce_logits_custom_gradient(y_true, y_pred, pos_weight)
+        return _bce_logits_autodiff(y_true, y_pred, pos_weight)
     epsilon = keras.config.epsilon()
     p = ops.clip(y_pred, epsilon, 1.0 - epsilon)
     positive = y_true * ops.log(p)
     if pos_weight is not None:
         positive = pos_weight * positive
     return -(positive + (1.0 - y_true) * ops.log(1.0 - p))
+
+
+def _bce_logits_custom_gradient(y_true: Any, z: Any, pos_weight: float | None) -> Any:
+    """The logit path with its exact gradient given by hand (TensorFlow, JAX)."""
+
+    @ops.custom_gradient
+    def bce(y, z):
+        magnitude = ops.abs(z)
+        log1p_exp = ops.log1p(ops.exp(-magnitude))
+        nonneg = ops.greater_equal(z, 0.0)
+        if pos_weight is None:
+            value = log1p_exp + magnitude * ops.where(nonneg, 1.0 - y, y)
+        else:
+            value = (1.0 + (pos_weight - 1.0) * y) * log1p_exp + magnitude * ops.where(
+                nonneg, 1.0 - y, pos_weight * y
+            )
+
+        def grad(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            sigmoid = ops.sigmoid(z)
+            if pos_weight is None:
+                d_z, d_y = sigmoid - y, -z
+            else:
+                # d/dz and d/dy of w * y * softplus(-z) + (1 - y) * softplus(z).
+                d_z = sigmoid * (1.0 + (pos_weight - 1.0) * y) - pos_weight * y
+                d_y = (pos_weight - 1.0) * log1p_exp + pos_weight * ops.relu(-z) - ops.relu(z)
+            return upstream * d_y, upstream * d_z
+
+        return value, grad
+
+    return bce(y_true, z)
+
+
+def _bce_logits_autodiff(y_true: Any, z: Any, pos_weight: float | None) -> Any:
+    """The logit path with autodiff's gradient: the branch at `z = 0` makes it exact."""
+    nonneg = ops.greater_equal(z, 0.0)
+    # log1p(exp(-|z|)), with the branch at z = 0 chosen like `c` below so
+    # that the two one-sided slopes add up to the true gradient.
+    log1p_exp = ops.log1p(ops.exp(ops.where(nonneg, -z, z)))
+    if pos_weight is None:
+        return log1p_exp + ops.where(nonneg, 1.0 - y_true, -y_true) * z
+    weight = 1.0 + (pos_weight - 1.0) * y_true
+    return weight * log1p_exp + ops.where(nonneg, 1.0 - y_true, -pos_weight * y_true) * z
 
 
 class ContractLoss(keras.losses.Loss):
