@@ -106,6 +106,7 @@ def binary_crossentropy_values(
     >>> [round(float(v), 4) for v in keras.ops.convert_to_numpy(loss)]
     [0.6931, 10000.0]
     """
+    y_true, y_pred = ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)
     if from_logits:
         if _runtime.fused_custom_gradient():
             return _bce_logits_custom_gradient(y_true, y_pred, pos_weight)

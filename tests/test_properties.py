@@ -252,3 +252,63 @@ def test_gradient_on_pair_logits(batch, data):
     g = (sigmoid64(b.astype("float64") - a.astype("float64")) - y) / len(y)
     # float32 rounds b - a by up to 2e-6 absolute; sigmoid's slope is <= 1/4.
     np.testing.assert_allclose(grad, np.stack([-g, g], axis=-1), rtol=1e-6, atol=1e-6 / len(y))
+
+
+# --- the logit formula's hand-written gradient (TensorFlow, JAX) and autodiff (PyTorch) -----
+
+
+def gradients_of_values(y, z, pos_weight):
+    """d sum(binary_crossentropy_values) / d(y, z) with the backend's own autodiff."""
+    from keras_binary.losses import binary_crossentropy_values
+
+    def total(t, v):
+        return keras.ops.sum(binary_crossentropy_values(t, v, True, pos_weight))
+
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        t, v = tf.constant(y), tf.constant(z)
+        with tf.GradientTape() as tape:
+            tape.watch([t, v])
+            value = total(t, v)
+        return [to_numpy(g) for g in tape.gradient(value, [t, v])]
+    if BACKEND == "jax":
+        import jax
+
+        # Eagerly: JAX caches each op per shape, where a jit would compile per example.
+        return [to_numpy(g) for g in jax.grad(total, argnums=(0, 1))(y, z)]
+    if BACKEND == "torch":
+        import torch
+
+        t, v = torch.tensor(y, requires_grad=True), torch.tensor(z, requires_grad=True)
+        total(t, v).backward()
+        return [to_numpy(t.grad), to_numpy(v.grad)]
+    pytest.skip(f"no autodiff test for the {BACKEND} backend")
+
+
+@given(batches(-60.0, 60.0, soft=True), st.one_of(st.none(), st.floats(0.1, 10.0)))
+def test_logit_formula_and_both_gradients_match_float64(batch, pos_weight):
+    """Value, d/dz and d/dy (soft labels, e.g. a teacher's) of the logit formula."""
+    y, z = batch
+    w = 1.0 if pos_weight is None else pos_weight
+    from keras_binary.losses import binary_crossentropy_values
+
+    value = to_numpy(binary_crossentropy_values(y, z, True, pos_weight))
+    np.testing.assert_allclose(value, ref_bce_logits(y, z, w), rtol=1e-6, atol=TINY)
+    d_y, d_z = gradients_of_values(y, z, pos_weight)
+    y64, z64 = y.astype("float64"), z.astype("float64")
+    # d/dz of w * y * softplus(-z) + (1 - y) * softplus(z), and d/dy.
+    expected_z = (1.0 - y64) * sigmoid64(z64) - w * y64 * sigmoid64(-z64)
+    expected_y = w * softplus64(-z64) - softplus64(z64)
+    # Near the optimum d/dz is a difference of numbers of size <= max(1, w):
+    # float32 rounds it to ~1e-7 * max(1, w) absolute.
+    np.testing.assert_allclose(d_z, expected_z, rtol=1e-6, atol=2.5e-7 * max(1.0, w))
+    # d/dy is a difference of two softplus values of size <= |z| + 1.
+    np.testing.assert_allclose(d_y, expected_y, rtol=1e-6, atol=2.5e-7 * max(1.0, w) * (1.0 + np.abs(z64).max()))
+
+
+@given(st.sampled_from([0.0, 0.25, 1.0]), st.one_of(st.none(), st.floats(0.1, 10.0)))
+def test_logit_formula_gradient_at_zero_is_exact(y, pos_weight):
+    w = 1.0 if pos_weight is None else pos_weight
+    _, d_z = gradients_of_values(np.full(4, y, "float32"), np.zeros(4, "float32"), pos_weight)
+    np.testing.assert_allclose(d_z, np.full(4, 0.5 * (1.0 - y) - 0.5 * w * y), rtol=1e-6, atol=1e-7)
