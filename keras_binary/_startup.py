@@ -60,6 +60,12 @@ def submodule(name: str):
     return importlib.import_module(f"keras_binary.{name}")
 
 
+def ensure_api() -> None:
+    """Loads the public API if it was deferred: registers every layer, loss and metric with Keras."""
+    if lazy_api():
+        load_api()
+
+
 def _is_command_line() -> bool:
     """True in the `keras-binary` console script and in `python -m keras_binary`."""
     if sys.argv and os.path.basename(sys.argv[0]) in _SCRIPT_NAMES:

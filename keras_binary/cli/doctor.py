@@ -227,6 +227,9 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise UsageError(f"no model file at {args.model!r}.")
     x, y = load_data(args.data) if args.data else (None, None)
     require_keras(args.verbose)
+    from keras_binary import _startup
+
+    _startup.ensure_api()  # registers keras_binary's layers, losses and metrics for loading
     import_modules(args.imports)
     from keras_binary.diagnostics import diagnose, load_model
 
