@@ -80,7 +80,7 @@ def _require() -> tuple[Any, Any]:
         import sklearn.model_selection  # noqa: F401
     except ImportError as error:
         raise DemoDependencyError(
-            f"the demo needs scikit-learn ({error}); install it with: pip install 'keras-binary[demo]'"
+            f"the demo needs scikit-learn ({error}); install it with: pip install 'keras-binary[evaluate]'"
         ) from None
     try:
         import matplotlib
@@ -89,7 +89,7 @@ def _require() -> tuple[Any, Any]:
         import matplotlib.pyplot as plt
     except ImportError as error:
         raise DemoDependencyError(
-            f"the demo needs matplotlib ({error}); install it with: pip install 'keras-binary[demo]'"
+            f"the demo needs matplotlib ({error}); install it with: pip install 'keras-binary[evaluate]'"
         ) from None
     return sklearn, plt
 
