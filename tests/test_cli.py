@@ -18,7 +18,7 @@ import pytest
 
 import keras_binary
 from keras_binary import cli
-from keras_binary.cli import doctor as doctor_cli
+from keras_binary.cli import _doctor as doctor_cli
 from keras_binary.diagnostics import Finding, Report
 
 BACKEND = keras.backend.backend()

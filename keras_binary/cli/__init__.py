@@ -7,8 +7,9 @@ file, a file that is not a Keras model, an unknown option or code, no Keras
 backend installed). Bad usage gets a one-line message, never a traceback.
 
 Start-up is instant: `--help`, `--version`, `explain` and bad usage import
-neither Keras nor its backend. Each subcommand is a module of this package
-(`COMMANDS` maps its name to it) that is light to import and defines:
+neither Keras nor its backend. Each subcommand is a private module of this
+package (`COMMANDS` maps its name to it, e.g. `keras_binary.cli._doctor`) that
+is light to import and defines:
 
 - `HELP`, `DESCRIPTION`, `EPILOG`: its help texts;
 - `add_arguments(parser)`: its options;
@@ -36,9 +37,9 @@ __all__ = ["COMMANDS", "main"]
 
 # name -> module, in the order `--help` lists them.
 COMMANDS = {
-    "doctor": "keras_binary.cli.doctor",
-    "demo": "keras_binary.cli.demo",
-    "explain": "keras_binary.cli.explain",
+    "doctor": "keras_binary.cli._doctor",
+    "demo": "keras_binary.cli._demo",
+    "explain": "keras_binary.cli._explain",
 }
 
 _MAIN_EXAMPLES = """\
