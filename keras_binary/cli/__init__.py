@@ -33,7 +33,7 @@ from types import ModuleType
 
 from keras_binary.cli._common import EXIT_USAGE, PROG, Parser, UsageError
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["main"]
 
 # name -> module, in the order `--help` lists them.
 COMMANDS = {
