@@ -157,3 +157,14 @@ def test_command_line_detection(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["/venv/bin/pytest"])
     monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "pytest"], raising=False)
     assert not _startup._is_command_line()
+
+
+def test_native_stderr_is_silenced_unless_verbose(capfd):
+    """What TensorFlow's C++ code writes to fd 2 while Keras is imported is dropped, unless --verbose."""
+    with _startup.stderr_silenced(enabled=True):
+        os.write(2, b"I0000 cudart_stub.cc: Could not find cuda drivers\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+    with _startup.stderr_silenced(enabled=False):
+        os.write(2, b"verbose\n")
+    assert capfd.readouterr().err == "verbose\n"
