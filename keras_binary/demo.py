@@ -17,8 +17,8 @@ Everything runs on data that ships with scikit-learn (no downloads):
 
 Files written into the output folder: `roc.png` (ROC curve), `reliability.png`
 (reliability diagram) and `summary.json` (the figures). scikit-learn and
-matplotlib are needed: `pip install "keras-binary[demo]"` (the `test` extra
-has them too).
+matplotlib are needed: `pip install "keras-binary[evaluate]"` (`demo` is an
+alias of that extra).
 """
 
 from __future__ import annotations
@@ -34,17 +34,9 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 
+from keras_binary._demo_choices import BACKBONES, DATASETS, DEFAULTS
+
 __all__ = ["DEFAULTS", "DemoResult", "run_demo"]
-
-DATASETS = ("digits", "breast_cancer")
-BACKBONES = {"digits": ("cnn", "mlp", "mobilenetv2"), "breast_cancer": ("mlp",)}
-
-# Per dataset: default backbone, epochs of the binary training, epochs of
-# the pre-training, batch size.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "digits": {"backbone": "cnn", "epochs": 8, "pretrain_epochs": 6, "batch_size": 16},
-    "breast_cancer": {"backbone": "mlp", "epochs": 40, "pretrain_epochs": 0, "batch_size": 32},
-}
 
 # The keras.applications backbone is trained from scratch (weights=None): it
 # needs a longer pre-training and a gentler fine-tuning than the small CNN.
@@ -88,7 +80,7 @@ def _require() -> tuple[Any, Any]:
         import sklearn.model_selection  # noqa: F401
     except ImportError as error:
         raise DemoDependencyError(
-            f"the demo needs scikit-learn ({error}); install it with: pip install 'keras-binary[demo]'"
+            f"the demo needs scikit-learn ({error}); install it with: pip install 'keras-binary[evaluate]'"
         ) from None
     try:
         import matplotlib
@@ -97,7 +89,7 @@ def _require() -> tuple[Any, Any]:
         import matplotlib.pyplot as plt
     except ImportError as error:
         raise DemoDependencyError(
-            f"the demo needs matplotlib ({error}); install it with: pip install 'keras-binary[demo]'"
+            f"the demo needs matplotlib ({error}); install it with: pip install 'keras-binary[evaluate]'"
         ) from None
     return sklearn, plt
 

@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 
+from keras_binary import _model_files
 from keras_binary._contract import _fmt, plan_layout
 from keras_binary.errors import BinaryError
 from keras_binary.layers import _PASS_THROUGH, _activation_name, _application_name, _classifier_source
@@ -1195,7 +1196,8 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     """Loads a `.keras` file for `diagnose`, with clear errors.
 
     Args:
-        path: the path of a `.keras` (or legacy `.h5`) model file.
+        path: the path of a `.keras` (or legacy `.h5`) model file, or of a
+            `.keras` directory (one holding `config.json`).
 
     Returns:
         The model, compiled as it was saved.
@@ -1213,7 +1215,11 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     no model file at 'no_such_model.keras'.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if os.path.isdir(path):
+        problem = _model_files.describe_directory(path)  # None: a .keras directory, which Keras loads
+        if problem is not None:
+            raise ValueError(problem)
+    elif not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}.")
     if path.endswith(".keras") and not zipfile.is_zipfile(path):
         raise ValueError(
@@ -1228,11 +1234,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             model = keras.saving.load_model(path)
     except Exception as error:  # noqa: BLE001 - any failure means "not a model Keras can load"
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(
-            f"{path!r} is not a Keras model file that can be loaded ({type(error).__name__}: {first[:300]}). "
-            "Save models with model.save('model.keras')."
-        ) from None
+        raise ValueError(_model_files.load_failure(path, error)) from None
     if not isinstance(model, keras.Model):
         raise ValueError(f"{path!r} holds a {type(model).__name__}, not a Keras model.")
     return model

@@ -14,7 +14,7 @@ The assertions check the equivalences the package promises:
 `assert_loss_invariant(loss, y_true, y_pred)`.
 
 The strategies need Hypothesis, an optional dependency:
-`pip install "keras-binary[testing]"`. The assertions do not.
+`pip install "keras-binary[hypothesis]"`. The assertions do not.
 
 Example:
 
@@ -56,7 +56,7 @@ LABEL_ENCODINGS = ("int", "bool", "float", "soft", "onehot")
 #: probabilities `[1 - p, p]`, a softmax pair of logits `[z0, z1]`.
 REPRESENTATIONS = ("probability", "logit", "probability_pair", "logit_pair")
 
-_INSTALL = 'pip install "keras-binary[testing]"'
+_INSTALL = 'pip install "keras-binary[hypothesis]"'
 
 
 def _hypothesis() -> tuple[Any, Any]:

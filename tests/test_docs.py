@@ -10,7 +10,8 @@
   error, the Message block shows `str(error)`: its first line must be the
   real first line, and each other line must appear in the real message.
 - The `python` blocks of every other page under docs/ run, page by page, in
-  one namespace per page (a page reads top to bottom like a script).
+  one namespace per page (a page reads top to bottom like a script). The
+  pages of `STANDALONE_PAGES` (and README.md's example) import what they use.
 
 Markers, written as HTML comments (invisible on the site) on the line before
 a block, or anywhere in an error section:
@@ -313,6 +314,9 @@ def _is_output(block: Block) -> bool:
 
 
 PAGES = _pages()
+# Pages whose blocks run as a user copies them: nothing imported beforehand (the home page's
+# quick start, the end-to-end recipe).
+STANDALONE_PAGES = ("index.md", "recipe-folder-of-images.md")
 UNTESTED = [
     (page, block)
     for page in PAGES
@@ -330,7 +334,8 @@ def test_page_python_blocks_run(page):
     "Output:") shows what the python blocks before it print: each of its
     lines must appear in their captured output.
     """
-    namespace = fresh_namespace()
+    # A standalone page imports what it uses: it runs with nothing imported beforehand.
+    namespace = {"__name__": "__docs__"} if page.name in STANDALONE_PAGES else fresh_namespace()
     ran = 0
     printed = io.StringIO()
     for block in parse_blocks(page.read_text(encoding="utf-8")):
@@ -426,12 +431,31 @@ def test_api_reference_documents_every_public_name():
     assert not missing, f"docs/api.md has no `::: name` directive for {missing}"
 
 
+# README.md is also the package index's page: its links into the repository are absolute.
+REPOSITORY = "https://github.com/keras-binary/keras-binary/blob/main/"
+
+
 def test_readme_links_exist():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme):
-        if "://" in target:
-            continue
-        assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    assert any(t.startswith(REPOSITORY) for t in targets)
+    for target in targets:
+        if "://" not in target:
+            raise AssertionError(f"README.md links to {target}: a relative link breaks on the package index")
+        if target.startswith(REPOSITORY):
+            path = target[len(REPOSITORY) :]
+            assert (ROOT / path).exists(), f"README.md links to {path}, which does not exist"
+
+
+def test_readme_python_blocks_run():
+    """README.md's example runs as copied: nothing imported beforehand."""
+    blocks = [b for b in parse_blocks((ROOT / "README.md").read_text(encoding="utf-8")) if b.lang == "python"]
+    assert blocks
+    namespace = {"__name__": "__readme__"}
+    for block in blocks:
+        run_block(block.source, namespace, f"README.md:{block.line}")
+
+
 
 
 # ---------------------------------------------------------------------------
