@@ -18,7 +18,7 @@ from keras_binary.convert import (
     probability_to_logit,
     probability_to_probability_pair,
 )
-from keras_binary.diagnostics import diagnose
+from keras_binary.diagnostics import Finding, Report, diagnose
 from keras_binary.errors import BinaryConfigError, BinaryError, BinaryLabelError, BinaryShapeError
 from keras_binary.layers import BinaryHead
 from keras_binary.losses import SafeBCE, SafeFocal, safe_loss
@@ -35,6 +35,8 @@ __all__ = [
     "SafeFocal",
     "canonicalize",
     "diagnose",
+    "Finding",
+    "Report",
     "metrics",
     "convert",
     "convert_head",

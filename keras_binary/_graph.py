@@ -430,55 +430,56 @@ def _max_index(names: set[str], pattern: str) -> int:
     return max(found) if found else 0
 
 
-def _inline_model_name(layers: list[Any]) -> str | None:
-    """The name keras.applications gives the model whose layers these are, from their names.
+def _inline_match(layers: list[Any]) -> tuple[str, str] | None:
+    """`(model name, last feature layer)` of the keras.applications model whose layers these are.
 
     A backbone used inline (`keras.Model(base.input, f(base.output))`) leaves
     its layers, not the model, in the graph; their names are the ones
-    `keras.applications` gives them, which tell the family apart.
+    `keras.applications` gives them, which tell the family apart. The model
+    name returned is the one `keras.applications` would give the model (with
+    a depth or variant no constructor has when it cannot be told), and the
+    layer the one that ends its features (the output with `include_top=False`).
     """
     names = {getattr(layer, "name", "") for layer in layers}
     has = names.__contains__
-    if has("post_bn") and has("conv2_block1_preact_bn"):
-        depth = _RESNET_DEPTH.get(_max_index(names, r"^conv4_block(\d+)_"))
-        return f"resnet{depth or 0}v2"  # 0: a depth no constructor has
-    if has("conv2_block1_1_conv") and has("conv1_bn"):
-        depth = _RESNET_DEPTH.get(_max_index(names, r"^conv4_block(\d+)_"))
-        return f"resnet{depth or 0}"
+    conv4 = _max_index(names, r"^conv4_block(\d+)_")
     if has("conv2_block1_0_bn") and has("pool2_conv"):
-        depth = _DENSENET_DEPTH.get(_max_index(names, r"^conv4_block(\d+)_"))
-        return f"densenet{depth or 0}"
+        return f"densenet{_DENSENET_DEPTH.get(conv4, 0)}", "relu"
+    if has("post_bn") and has("conv2_block1_preact_bn"):
+        return f"resnet{_RESNET_DEPTH.get(conv4, 0)}v2", "post_relu"  # 0: a depth no constructor has
+    if has("conv2_block1_1_conv") and has("conv1_bn"):
+        return f"resnet{_RESNET_DEPTH.get(conv4, 0)}", "conv5_block3_out"
     if has("bn_Conv1") and has("Conv1"):
-        return "mobilenetv2_"
+        return "mobilenetv2_", "out_relu"
     if has("conv_dw_1") and has("conv_pw_1"):
-        return "mobilenet_1"
+        return "mobilenet_1", "conv_pw_13_relu"
     if has("stem_conv") and has("block1a_dwconv"):
         blocks = sum(1 for n in names if re.match(r"^block\d+[a-z]_project_bn$", n))
         top = next((layer for layer in layers if getattr(layer, "name", "") == "top_conv"), None)
         variant = _EFFICIENTNET.get((blocks, getattr(top, "filters", None)))
-        return f"efficientnetb{9 if variant is None else variant}"  # 9: a variant no constructor has
+        return f"efficientnetb{9 if variant is None else variant}", "top_activation"  # 9: no such variant
     if has("stem_conv") and has("block1a_project_conv"):
-        return "efficientnetv2-"
+        return "efficientnetv2-", "top_activation"
     if has("block1_conv1") and has("block5_conv3") and has("block1_pool"):
-        return "vgg19" if has("block5_conv4") else "vgg16"
+        return ("vgg19" if has("block5_conv4") else "vgg16"), "block5_pool"
     if has("mixed10") and has("mixed9_1"):
-        return "inception_v3"
+        return "inception_v3", "mixed10"
     if has("conv_7b") and has("block35_1_conv"):
-        return "inception_resnet_v2"
+        return "inception_resnet_v2", "conv_7b_ac"
     if has("block1_conv1_bn") and has("block14_sepconv2"):
-        return "xception"
+        return "xception", "block14_sepconv2_act"
     if has("stem_conv1") and has("normal_concat_0"):
-        return "nasnet_mobile" if _max_index(names, r"^normal_concat_(\d+)$") <= 12 else "nasnet_large"
+        last = _max_index(names, r"^normal_concat_(\d+)$")
+        return ("nasnet_mobile" if last <= 12 else "nasnet_large"), f"normal_concat_{last}"
     for name in names:
         match = re.match(r"^(convnext_(?:tiny|small|base|large|xlarge))_stem$", name)
         if match:
-            return match.group(1)
+            prefix = match.group(1)
+            last = _max_index(names, rf"^{prefix}_stage_3_block_(\d+)_identity$")
+            return prefix, f"{prefix}_stage_3_block_{last}_identity"
     if has("expanded_conv_depthwise") and has("conv_bn"):
-        return (
-            "MobileNetV3Large"
-            if any(n.startswith("expanded_conv_14_") for n in names)
-            else "MobileNetV3Small"
-        )
+        large = any(n.startswith("expanded_conv_14_") for n in names)
+        return ("MobileNetV3Large" if large else "MobileNetV3Small"), "conv_1_bn"
     return None
 
 
@@ -507,16 +508,16 @@ def application(model: Any) -> Application | None:
     found = _from_name(getattr(model, "name", ""), layers)
     if found is not None:
         return found
-    inline = _inline_model_name(layers)
-    return _from_name(inline, layers) if inline else None
+    inline = _inline_match(layers)
+    return _from_name(inline[0], layers) if inline else None
 
 
 def application_upstream(tensors: Any) -> Application | None:
     """The `keras.applications` family of the layers upstream of some tensors (an inline backbone)."""
     nodes = upstream_nodes(tensors)
     layers = [node.operation for node in reversed(nodes)]  # inputs first
-    inline = _inline_model_name(layers)
-    return _from_name(inline, layers) if inline else None
+    inline = _inline_match(layers)
+    return _from_name(inline[0], layers) if inline else None
 
 
 class Backbone(NamedTuple):
@@ -553,22 +554,11 @@ def backbones(model: Any) -> list[Backbone]:
 
 
 def _inline_layers(model: Any, layers: list[Any]) -> list[Any]:
-    """The layers of an inline backbone: those upstream of the last layer named as the backbone names it."""
-    input_ids = {id(output_layer(t)) for t in model_inputs(model)}
-    generic = re.compile(
-        r"^(dense|flatten|dropout|batch_normalization|global_\w+|reshape|activation)(_\d+)?$"
-    )
-    own = [
-        layer
-        for layer in layers
-        if not generic.match(getattr(layer, "name", ""))
-        and id(layer) not in input_ids
-        and getattr(layer, "name", "")
-        not in ("predictions", "avg_pool", "max_pool", "top_dropout", "fc1", "fc2")
-    ]
-    if not own:
+    """The layers of an inline backbone: those upstream of its last feature layer, that one included."""
+    match = _inline_match(layers)
+    end = next((layer for layer in layers if getattr(layer, "name", "") == match[1]), None) if match else None
+    if end is None:
         return []
-    last = own[-1]
-    outputs = [node.outputs[0] for node in getattr(last, "_inbound_nodes", [])[:1] if node.outputs]
-    upstream = [node.operation for node in upstream_nodes(outputs)]
-    return [layer for layer in upstream if id(layer) not in input_ids]
+    outputs = [tensor for node in calls(end)[:1] for tensor in node.outputs]
+    input_ids = {id(output_layer(t)) for t in model_inputs(model)}
+    return [node.operation for node in upstream_nodes(outputs) if id(node.operation) not in input_ids]
