@@ -126,6 +126,8 @@ def _as_array(data: Any) -> Any:
             f"diagnose reads arrays, not a {type(data).__name__}: pass one batch, "
             "e.g. x, y = next(iter(dataset)); diagnose(model, x, y)"
         )
+    if type(data).__module__.startswith("tensorflow") and hasattr(data, "numpy"):
+        return np.asarray(data.numpy())  # a batch of a tf.data dataset, whatever the backend
     if hasattr(data, "shape") and hasattr(data, "dtype"):
         return np.asarray(keras.ops.convert_to_numpy(data))
     return np.asarray(data)
@@ -392,8 +394,8 @@ def _from_dataset(x: Any, y: Any) -> tuple[Any, Any, Any]:
 
 def _check_class_names(ctx: _Context) -> Iterator[Finding]:
     names = ctx.class_names
-    if not names or len(names) != 2:
-        return
+    if not names or len(names) != 2 or names != sorted(names):
+        return  # not two classes, or an order the user chose (not the alphabetical one inferred)
     negative, positive = names
     yield _finding(
         "KBD025",
@@ -403,6 +405,6 @@ def _check_class_names(ctx: _Context) -> Iterator[Finding]:
         "image_dataset_from_directory numbers the class folders in alphabetical order, not by meaning: "
         "check that the positive class (the disease, the defect, the rare event) is label 1, or every "
         "probability and metric is about the other class.",
-        f"keras.utils.image_dataset_from_directory(directory, class_names=[{negative!r}, {positive!r}])  "
-        "# [negative, positive], in that order",
+        f"keras.utils.image_dataset_from_directory(directory, class_names=[{positive!r}, {negative!r}])  "
+        f"# [negative, positive]: here {negative!r} becomes label 1",
     )
