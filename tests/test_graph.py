@@ -296,6 +296,59 @@ def test_walk_is_bounded():
     assert _graph.find_classifier(short).path == (short._keras_history[0].name,)
 
 
+# Every correct model of the docs and examples: run them, diagnose each model
+# they build. The deliberately wrong ones are listed: (page, variable, a
+# snippet of the block that builds it).
+DELIBERATELY_WRONG = {
+    ("diagnose.md", "model", 'name="naive"'),
+    ("diagnose.md", "stacked", "graph_errors"),
+    ("guide-transfer-learning.md", "model", "base = make_backbone(include_top=True)"),
+}
+
+
+def _models_in(namespace):
+    return {name: value for name, value in namespace.items() if isinstance(value, keras.Model)}
+
+
+@pytest.mark.slow
+def test_correct_models_of_docs_and_examples_report_no_classifier(capsys):
+    from test_docs import PAGES, SECTIONS, _part, fresh_namespace, parse_blocks, run_block
+
+    checked = 0
+
+    def check(models, where):
+        nonlocal checked
+        for name, model in models.items():
+            codes = diagnose(model).codes
+            assert "KBD001" not in codes, f"{where}: {name} reports KBD001"
+            checked += 1
+
+    for code, section in SECTIONS.items():  # the Fix example of every catalogue section
+        if section.backends and keras.backend.backend() not in section.backends:
+            continue
+        namespace = run_block(_part(section, "Fix", "python").source, fresh_namespace())
+        check(_models_in(namespace), f"docs/errors.md {code} Fix")
+    for page in PAGES:
+        namespace, seen = fresh_namespace(), set()
+        for block in parse_blocks(page.read_text(encoding="utf-8")):
+            if block.lang != "python" or block.no_test or (block.backends and keras.backend.backend() not in block.backends):
+                continue
+            run_block(block.source, namespace, f"docs/{page.name}:{block.line}")
+            models = {
+                name: model
+                for name, model in _models_in(namespace).items()
+                if id(model) not in seen
+                and not any(p == page.name and v == name and s in block.source for p, v, s in DELIBERATELY_WRONG)
+            }
+            seen.update(id(m) for m in _models_in(namespace).values())
+            check(models, f"docs/{page.name}:{block.line}")
+    for script in sorted((ROOT / "examples").glob("*.py")):
+        namespace = run_block(script.read_text(encoding="utf-8"), fresh_namespace(), str(script))
+        check(_models_in(namespace), f"examples/{script.name}")
+    capsys.readouterr()
+    assert checked >= 30, f"only {checked} models found in the docs and examples"
+
+
 # ---------------------------------------------------------------------------
 # Inline backbones recognised for the family-specific checks.
 
