@@ -75,7 +75,9 @@ def main() -> None:
         "find_classifier": lambda: _graph.find_classifier(flatten),
     }
     if [f.code for f in graph_errors(model)] != ["KBD001"]:
-        raise SystemExit("graph_errors no longer finds KBD001 in the seed model: the figures would mean nothing")
+        raise SystemExit(
+            "graph_errors no longer finds KBD001 in the seed model: the figures would mean nothing"
+        )
     print(
         f"ResNet50V2 {args.size}x{args.size} + Flatten + Dense(1), backend {keras.backend.backend()}: "
         f"model built in {build_s * 1000:.0f} ms ({len(model.layers)} layers)"

@@ -117,7 +117,13 @@ def test_kbd023_accuracy_class_on_probabilities():
     accuracy.update_state(np.array([[1.0], [0.0]]), np.array([[0.73], [0.2]]))
     assert float(accuracy.result()) == 0.0
     for activation, units in (("sigmoid", 1), (None, 1), ("softmax", 2)):
-        loss = "binary_crossentropy" if units == 1 and activation else LOGITS if units == 1 else "categorical_crossentropy"
+        loss = (
+            "binary_crossentropy"
+            if units == 1 and activation
+            else LOGITS
+            if units == 1
+            else "categorical_crossentropy"
+        )
         model = model_with(units, activation, loss, metrics=[keras.metrics.Accuracy()])
         finding = only(diagnose(model), "KBD023")
         assert "keras_binary.metrics.BinaryAccuracy()" in finding.fix, activation
@@ -138,8 +144,13 @@ def test_kbd024_activation_neither_probability_nor_logit(activation):
 
 def test_kbd024_says_why_from_logits_does_not_help():
     finding = only(diagnose(model_with(activation="relu", loss=LOGITS)), "KBD024")
-    assert "at least 0.5" in finding.explanation and "Setting from_logits does not fix this" in finding.explanation
-    activation_layer = keras.Sequential([keras.Input((4,)), layers.Dense(1), layers.Activation("tanh", name="act")])
+    assert (
+        "at least 0.5" in finding.explanation
+        and "Setting from_logits does not fix this" in finding.explanation
+    )
+    activation_layer = keras.Sequential(
+        [keras.Input((4,)), layers.Dense(1), layers.Activation("tanh", name="act")]
+    )
     activation_layer.compile(loss=keras_binary.SafeBCE())
     assert only(diagnose(activation_layer), "KBD024").where == "layer 'act'"
 
@@ -194,7 +205,9 @@ def test_graph_errors_keeps_only_errors_and_needs_no_data():
     healthy = keras.Sequential([keras.Input((4,)), keras_binary.BinaryHead()])
     healthy.compile(optimizer="adam", loss=keras_binary.SafeBCE())
     assert graph_errors(healthy) == []
-    assert graph_errors(keras.Sequential([keras.Input((4,)), keras_binary.BinaryHead()])) == []  # not compiled
+    assert (
+        graph_errors(keras.Sequential([keras.Input((4,)), keras_binary.BinaryHead()])) == []
+    )  # not compiled
 
 
 class Subclassed(keras.Model):
