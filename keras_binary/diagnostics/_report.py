@@ -116,7 +116,7 @@ class Report:
     Example:
 
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="softmax")])
-    >>> report = diagnose(model, loss="binary_crossentropy")
+    >>> report = keras_binary.diagnose(model, loss="binary_crossentropy")
     >>> report.ok, report.codes
     (False, ['KBD002'])
     >>> report.to_dict()["findings"][0]["severity"]
