@@ -42,7 +42,7 @@ else:
         probability_to_logit,
         probability_to_probability_pair,
     )
-    from keras_binary.diagnostics import diagnose
+    from keras_binary.diagnostics import Finding, Report, diagnose
     from keras_binary.errors import BinaryConfigError, BinaryError, BinaryLabelError, BinaryShapeError
     from keras_binary.layers import BinaryHead
     from keras_binary.losses import SafeBCE, SafeFocal, safe_loss
@@ -57,6 +57,8 @@ __all__ = [
     "SafeFocal",
     "canonicalize",
     "diagnose",
+    "Finding",
+    "Report",
     "metrics",
     "convert",
     "convert_head",

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_binary import _runtime
+from keras_binary import _graph, _runtime
 from keras_binary._contract import _fmt, static_shape
 from keras_binary._value_checks import PAIR_SUM_TOLERANCE
 from keras_binary.errors import BinaryConfigError, BinaryLabelError, BinaryShapeError
@@ -394,25 +394,6 @@ def _no_head(model: Any, layer: Any, why: str) -> BinaryConfigError:
     )
 
 
-def _inbound_names(entry: dict) -> list[str]:
-    """The names of the layers feeding a functional config entry."""
-    names = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            if value.get("class_name") == "__keras_tensor__":
-                names.append(value["config"]["keras_history"][0])
-                return
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-
-    walk(entry.get("inbound_nodes", []))
-    return names
-
-
 def _model_config(model: Any) -> dict:
     if not isinstance(model, keras.Model):
         raise BinaryConfigError(
@@ -441,25 +422,20 @@ def _model_config(model: Any) -> dict:
     return config
 
 
-def _output_layer_name(model: Any, config: dict) -> str:
-    if isinstance(model, keras.Sequential):
-        return config["layers"][-1]["config"]["name"]
-    outputs = config.get("output_layers")
-    flat = outputs
-    if isinstance(outputs, dict):
-        flat = list(outputs.values())
-    if isinstance(flat, list) and len(flat) == 1 and isinstance(flat[0], list):
-        flat = flat[0]
-    if not (isinstance(flat, list) and len(flat) == 3 and isinstance(flat[0], str)):
-        n = len(model.outputs)
+def _output_step(model: Any) -> _graph.Step:
+    """The call that produces the model's single output."""
+    outputs = _graph.model_outputs(model)
+    step = _graph.producer(outputs[0]) if len(outputs) == 1 else None
+    if step is None:
+        n = len(outputs)
         raise BinaryConfigError(
             "KB343",
             f"the model has {n} outputs; convert_head rewrites a model with one binary output.",
-            received=f"model {model.name!r} with outputs {[tuple(o.shape) for o in model.outputs]}",
+            received=f"model {model.name!r} with outputs {[tuple(o.shape) for o in outputs]}",
             expected="a model with a single output",
             fix="convert a single-output model, e.g. keras.Model(model.inputs, model.outputs[0])",
         )
-    return flat[0]
+    return step
 
 
 def _entries(config: dict) -> dict[str, dict]:
@@ -477,12 +453,12 @@ def _find_head(model: Any, config: dict | None = None) -> _Head:
             expected="a built model",
             fix="give the model an input: keras.Sequential([keras.Input((features,)), ...]), or call it on data first",
         )
-    entries = _entries(config)
-    name = _output_layer_name(model, config)
-    layer = model.get_layer(name)
-    entry = entries[name]
+    step = _output_step(model)
+    layer = step.operation
+    # A Sequential model calls its layers again each time it is rebuilt: only
+    # a functional model's extra calls mean a shared layer.
     sequential = isinstance(model, keras.Sequential)
-    if not sequential and len(entry.get("inbound_nodes", [])) != 1:
+    if not sequential and len(_graph.calls(layer)) != 1:
         raise _no_head(model, layer, "the final layer is shared (called more than once).")
 
     if isinstance(layer, BinaryHead):
@@ -500,12 +476,8 @@ def _find_head(model: Any, config: dict | None = None) -> _Head:
             activation = _activation_name(layer.activation)
             if activation == "?":
                 raise _unknown_activation(model, layer, _describe(layer.activation))
-        if sequential:
-            index = [lay.name for lay in model.layers].index(name)
-            inbound = [model.layers[index - 1].name] if index > 0 else []
-        else:
-            inbound = _inbound_names(entry)
-        dense = model.get_layer(inbound[0]) if len(inbound) == 1 else None
+        inbound = [_graph.output_layer(t) for t in _graph.input_tensors(step.node)]
+        dense = inbound[0] if len(inbound) == 1 else None
         if not isinstance(dense, keras.layers.Dense):
             found = type(dense).__name__ if dense is not None else f"{len(inbound)} inputs"
             raise _no_head(
@@ -518,7 +490,7 @@ def _find_head(model: Any, config: dict | None = None) -> _Head:
                 f"the Dense layer {dense.name!r} before it already has the activation "
                 f"{_describe(dense.activation)}.",
             )
-        if not sequential and len(entries[dense.name].get("inbound_nodes", [])) != 1:
+        if not sequential and len(_graph.calls(dense)) != 1:
             raise _no_head(model, layer, f"the Dense layer {dense.name!r} is shared.")
         head = _Head(layer, dense, int(dense.units), activation)
     else:

@@ -20,35 +20,14 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_binary import _graph
 from keras_binary._contract import _fmt
+from keras_binary._graph import activation_name as _activation_name
 from keras_binary.errors import BinaryConfigError, BinaryShapeError
 
 _POOLINGS = ("avg", "max", "avgmax")
 _OUTPUT_ACTIVATIONS = {1: "sigmoid", 2: "softmax"}
 _MIXED_COMPUTE_DTYPES = ("float16", "bfloat16")
-# Layers that pass their input through unchanged at inference: the stacking
-# check looks through them for the classifier behind.
-_PASS_THROUGH = (
-    "Dropout",
-    "AlphaDropout",
-    "GaussianDropout",
-    "GaussianNoise",
-    "SpatialDropout1D",
-    "SpatialDropout2D",
-    "SpatialDropout3D",
-    "Identity",
-    "ActivityRegularization",
-)
-_SOFTMAX_NAMES = ("softmax", "log_softmax")
-
-
-def _activation_name(activation: Any) -> str | None:
-    """The registered name of a Keras activation (string or function)."""
-    if activation is None:
-        return None
-    if isinstance(activation, str):
-        return activation.lower()
-    return getattr(activation, "__name__", None)
 
 
 def _resolve_output_activation(units: int, activation: Any) -> str | None:
@@ -220,62 +199,12 @@ def prior_bias(prior: float, units: int) -> list[float]:
     return [logit] if units == 1 else [0.0, logit]
 
 
-def _classifier_source(tensor: Any) -> tuple[Any, int, str, Any] | None:
-    """Finds a softmax over K > 2 classes behind a symbolic tensor.
-
-    Returns:
-        `(layer, K, where, model)` for the producing softmax (looking through
-        pass-through layers and into models used as layers; `model` is the
-        innermost model the walk entered, or `None`), or `None`.
-    """
-    where, model = "", None
-    for _ in range(64):  # a bounded walk; real graphs need a few steps
-        history = getattr(tensor, "_keras_history", None)
-        if history is None:
-            return None
-        operation, _, tensor_index = history
-        outputs = getattr(operation, "outputs", None)
-        if isinstance(operation, keras.Model) and outputs:
-            # A model used as a layer: continue inside it.
-            where = f" of model {operation.name!r}"
-            model = operation
-            tensor = outputs[tensor_index]
-            continue
-        kind = type(operation).__name__
-        shape = tuple(tensor.shape)
-        k = shape[-1] if shape else None
-        if kind in ("Softmax", "LogSoftmax"):
-            axis = getattr(operation, "axis", -1)
-            axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
-            if axes in ((-1,), (len(shape) - 1,)) and k is not None and k > 2:
-                return operation, k, where, model
-            return None
-        activation = _activation_name(getattr(operation, "activation", None))
-        if activation in _SOFTMAX_NAMES:
-            return (operation, k, where, model) if k is not None and k > 2 else None
-        if kind in _PASS_THROUGH or (kind == "Activation" and activation == "linear"):
-            inputs = operation._inbound_nodes[history[1]].input_tensors if operation._inbound_nodes else ()
-            if len(inputs) != 1:
-                return None
-            tensor = inputs[0]
-            continue
-        return None
-    return None
-
-
-def _application_name(model_name: str) -> str | None:
-    """The `keras.applications` constructor that names a model like `model_name`."""
-    key = "".join(c for c in model_name.lower() if c.isalnum())
-    names = [n for n in dir(keras.applications) if n[:1].isupper()]
-    matches = [n for n in names if key.startswith(n.lower())]
-    return max(matches, key=len) if matches else None
-
-
-def _stacking_error(layer: Any, k: int, where: str, model: Any, input_shape: tuple) -> BinaryShapeError:
-    top = " (its include_top=True ImageNet classifier)" if k == 1000 else ""
-    application = _application_name(model.name) if model is not None else None
-    if application:
-        rebuild = f"backbone = keras.applications.{application}(include_top=False, weights=...)"
+def _stacking_error(found: _graph.Classifier, input_shape: tuple) -> BinaryShapeError:
+    top = " (its include_top=True ImageNet classifier)" if found.k == 1000 else ""
+    layer, where = found.layer, found.where
+    through = f", through {', '.join(repr(n) for n in found.path)}" if found.path else ""
+    if found.constructor or found.application is not None:
+        rebuild = found.rebuild()
     else:
         rebuild = (
             "rebuild the backbone without its softmax classifier (include_top=False in keras.applications)"
@@ -283,9 +212,12 @@ def _stacking_error(layer: Any, k: int, where: str, model: Any, input_shape: tup
     return BinaryShapeError(
         "KB110",
         f"the head's input comes from layer {layer.name!r}{where}, a softmax over "
-        f"{k} classes{top}: a binary head on class probabilities trains without an "
+        f"{found.k} classes{top}{through}: a binary head on class probabilities trains without an "
         "error but learns from the wrong features.",
-        received=f"input shape {_fmt(input_shape)} from {type(layer).__name__} {layer.name!r}{where}, softmax over K={k}",
+        received=(
+            f"input shape {_fmt(input_shape)} from {type(layer).__name__} {layer.name!r}{where}, "
+            f"softmax over K={found.k}"
+        ),
         expected="the backbone's features, e.g. shape (None, 7, 7, 1280) or (None, 1280)",
         fix=(
             f"{rebuild}; outputs = keras_binary.BinaryHead()(backbone(inputs)). To use class "
@@ -531,9 +463,9 @@ class BinaryHead(keras.layers.Layer):
         # RuntimeError, which would lose the coded error class.
         inputs = args[0] if args else kwargs.get("inputs")
         if not self.allow_classifier_input:
-            source = _classifier_source(inputs)
-            if source is not None:
-                raise _stacking_error(*source, tuple(inputs.shape))
+            found = _graph.find_classifier(inputs)
+            if found is not None:
+                raise _stacking_error(found, tuple(inputs.shape))
         mask = kwargs.get("mask")
         if mask is None:
             mask = getattr(inputs, "_keras_mask", None)  # as keras.src.backend.get_keras_mask

@@ -1,0 +1,246 @@
+"""The graph checks of `diagnose`: what the model's layers compute."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import keras
+import numpy as np
+
+from keras_binary import _graph
+from keras_binary._contract import _fmt
+from keras_binary.diagnostics._context import (
+    _MIXED_DTYPES,
+    _PROBABILITY_ACTIVATIONS,
+    _binary_units,
+    _Context,
+    _layer_where,
+    _output_name,
+    _output_shape,
+)
+from keras_binary.diagnostics._report import Finding, _finding
+
+
+def _check_classifier_stacking(ctx: _Context) -> Iterator[Finding]:
+    for out in ctx.outputs:
+        head = out.head
+        if head is None or out.head_input is None or not _binary_units(out):
+            continue
+        if getattr(head, "allow_classifier_input", False):
+            continue  # class probabilities used as features on purpose
+        found = _graph.find_classifier(out.head_input)
+        if found is None:
+            continue
+        top = (
+            " (a classifier left on top, as with include_top=True)"
+            if (found.model or found.application)
+            else ""
+        )
+        through = f", through {', '.join(repr(n) for n in found.path)}" if found.path else ""
+        yield _finding(
+            "KBD001",
+            _layer_where(head, out.owner),
+            f"the binary head's input is a softmax over {found.k} classes from layer {found.layer.name!r}"
+            f"{found.where}{top}{through}.",
+            "a binary head on class probabilities trains without an error, but it learns from K numbers "
+            "that sum to 1 instead of the backbone's features: a useless model that plain Keras trains silently.",
+            f"{found.rebuild()}; outputs = keras_binary.BinaryHead()(backbone(inputs))",
+        )
+
+
+def _check_size1_softmax(ctx: _Context) -> Iterator[Finding]:
+    for node, owner in _graph.all_nodes(ctx.model):
+        axis = _graph.softmax_axis(node.operation)
+        if axis is None or not node.outputs:
+            continue
+        shape = tuple(node.outputs[0].shape)
+        if not shape or shape[axis] != 1:
+            continue
+        layer = node.operation
+        yield _finding(
+            "KBD002",
+            _layer_where(layer, owner),
+            f"{type(layer).__name__} {layer.name!r} applies a softmax over an axis of size 1 "
+            f"(output shape {_fmt(shape)}): its output is always 1.0.",
+            "softmax normalises over the axis, so one unit is always exactly 1.0; the loss has no "
+            "gradient to follow and the model learns nothing.",
+            "end the model with keras_binary.BinaryHead()  # one sigmoid unit; or Dense(1, activation='sigmoid')",
+        )
+
+
+def _check_mixed_precision(ctx: _Context) -> Iterator[Finding]:
+    for out in ctx.outputs:
+        dtype = str(getattr(out.tensor, "dtype", ""))
+        if out.activation not in _PROBABILITY_ACTIVATIONS or dtype not in _MIXED_DTYPES:
+            continue
+        layer = out.activation_layer
+        yield _finding(
+            "KBD015",
+            _layer_where(layer, out.owner) if layer is not None else "model",
+            f"the final {out.activation} is computed in {dtype} (the layer's dtype policy is mixed precision).",
+            f"in {dtype} a sigmoid or softmax rounds to exactly 0.0 or 1.0 for moderately large logits, "
+            "so the loss saturates and the probabilities lose their precision; Keras's mixed-precision "
+            "guide keeps the last layer in float32.",
+            "give the output layer dtype='float32', e.g. keras.layers.Activation('sigmoid', dtype='float32'); "
+            "keras_binary.BinaryHead() does this itself",
+        )
+
+
+_BN_FIX = (
+    "keep the backbone's BatchNormalization layers frozen, also when you fine-tune: "
+    "for layer in backbone.layers: layer.trainable = layer.trainable and not "
+    "isinstance(layer, keras.layers.BatchNormalization)"
+)
+
+
+def _check_batch_norm_mode(ctx: _Context) -> Iterator[Finding]:
+    """BatchNormalization meant to stay in inference mode that `fit` runs in training mode.
+
+    Measured with Keras 3.15.1 (TensorFlow and JAX): during `fit`, a
+    BatchNormalization layer runs in training mode exactly when the layer
+    itself is trainable. `training=False` recorded in a functional call does
+    not prevent it: the model's `training=True` replaces it (the functional
+    model passes its own `training` to every call; keras-team/keras#20285).
+    So the only robust way to keep a pretrained backbone's statistics is
+    `trainable = False` on its BatchNormalization layers.
+    """
+    reported: set[int] = set()
+    for node, owner in _graph.all_nodes(ctx.model):
+        op = node.operation
+        training = _graph.call_kwargs(node).get("training")
+        if isinstance(op, keras.layers.BatchNormalization):
+            if op.trainable and training is False and id(op) not in reported:
+                reported.add(id(op))
+                yield _finding(
+                    "KBD013",
+                    _layer_where(op, owner),
+                    f"BatchNormalization {op.name!r} is called with training=False but is trainable: "
+                    "fit runs it in training mode anyway.",
+                    _BN_WHY,
+                    f"{op.name}.trainable = False  # a frozen BatchNormalization runs in inference mode",
+                )
+            continue
+        if not isinstance(op, keras.Model):
+            continue
+        situation, live = _bn_situation(
+            f"the model {op.name!r}", list(_graph.sublayers(op)), op.trainable, training, reported
+        )
+        if situation:
+            reported.update(id(layer) for layer in live)
+            yield _finding("KBD013", _layer_where(op, owner), situation + ".", _BN_WHY, _BN_FIX)
+    for backbone in _graph.backbones(ctx.model):
+        if not backbone.inline:
+            continue
+        what = f"the {backbone.application.label} backbone built inline"
+        situation, live = _bn_situation(what, list(backbone.layers), True, None, reported)
+        if situation:
+            reported.update(id(layer) for layer in live)
+            yield _finding("KBD013", f"model {ctx.model.name!r}", situation + ".", _BN_WHY, _BN_FIX)
+
+
+def _bn_situation(
+    what: str, layers: list, trainable: bool, training: object, reported: set[int]
+) -> tuple[str, list]:
+    """Why a backbone's trainable BatchNormalization layers are a problem (`""` when they are not)."""
+    live = [
+        layer
+        for layer in layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+        and layer.trainable
+        and id(layer) not in reported
+    ]
+    if not live:
+        return "", live
+    frozen = [
+        layer
+        for layer in layers
+        if not layer.trainable
+        and layer.weights
+        and not isinstance(layer, (keras.layers.BatchNormalization, keras.Model))
+    ]
+    names = ", ".join(repr(layer.name) for layer in live[:3]) + (", ..." if len(live) > 3 else "")
+    count = f"{len(live)} trainable BatchNormalization layer{'s' if len(live) != 1 else ''} ({names})"
+    if not trainable:
+        return f"{what} is frozen (trainable=False), but {count} will run in training mode", live
+    if training is False:
+        return (
+            f"{what} is called with training=False, but fit overrides it: its {count} run in training mode",
+            live,
+        )
+    if frozen:
+        return (
+            f"{what} is partly frozen ({len(frozen)} layers with weights frozen), but its {count} run in "
+            "training mode",
+            live,
+        )
+    return "", live  # a backbone trained as a whole, BatchNormalization included
+
+
+_BN_WHY = (
+    "in training mode BatchNormalization normalises each batch with its own statistics and overwrites the "
+    "pretrained moving statistics; predictions use the moving statistics, so held-out results collapse "
+    "although the training metrics look fine. In Keras 3 a BatchNormalization layer runs in training mode "
+    "during fit whenever the layer itself is trainable: training=False in the functional call is replaced "
+    "by fit's training=True (keras-team/keras#20285), only trainable=False on the layer keeps it in "
+    "inference mode."
+)
+
+
+def _check_not_binary(ctx: _Context) -> Iterator[Finding]:
+    for out, loss in zip(ctx.outputs, ctx.losses, strict=True):
+        if out.units is None or out.units <= 2:
+            continue
+        y = ctx.y
+        binary_labels = (
+            isinstance(y, np.ndarray)
+            and y.dtype.kind in "fiub"
+            and (y.ndim == 1 or (y.ndim >= 2 and y.shape[-1] == 1))
+            and bool(np.all(np.isin(y[:100_000], (0, 1))))
+        )
+        binary_loss = loss is not None and (
+            (loss.ours and not loss.multi_label)
+            or (loss.kind in ("binary", "focal") and out.activation in ("softmax", "log_softmax"))
+        )
+        error = binary_labels or binary_loss
+        reason = "binary labels" if binary_labels else f"the binary loss {loss.name}" if binary_loss else ""
+        yield _finding(
+            "KBD016",
+            f"layer {_output_name(out)}",
+            f"the output {_fmt(_output_shape(out))} has {out.units} units"
+            + (f" with a {out.activation}" if out.activation not in (None,) else "")
+            + (f", against {reason}." if error else "; the checks for binary heads were skipped."),
+            "a binary output has 1 unit (a probability or logit) or 2 (a softmax pair)"
+            + (
+                "; with 1000 units the ImageNet classifier is still on top (include_top=True)."
+                if out.units == 1000
+                else "; a K-class model is outside what keras_binary checks."
+            ),
+            "end the model with keras_binary.BinaryHead(); for K independent labels use multi_label=True",
+            severity="error" if error else "info",
+        )
+
+
+def _check_spatial_output(ctx: _Context) -> Iterator[Finding]:
+    if isinstance(ctx.y, np.ndarray):
+        return  # with labels, _label_values decides (KBD006 as an error)
+    for out in ctx.outputs:
+        shape = _output_shape(out)
+        head = out.head
+        if (
+            len(shape) < 3
+            or not _binary_units(out)
+            or head is None
+            or type(head).__name__ not in ("Dense", "EinsumDense")
+        ):
+            continue
+        yield _finding(
+            "KBD006",
+            _layer_where(head, out.owner),
+            f"Dense layer {head.name!r} is applied to unpooled features: the output {_fmt(shape)} has one "
+            "score per position.",
+            "Dense acts on the last axis only; with one label per example, the loss compares every "
+            "position with it (or fails with a rank error). Per-pixel labels (segmentation) are the "
+            "exception: pass y to diagnose to check them.",
+            "pool the features before the output: outputs = keras_binary.BinaryHead()(features)",
+            severity="warning",
+        )
