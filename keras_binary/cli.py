@@ -148,6 +148,9 @@ def _parser() -> _Parser:
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    from keras_binary.evaluation import cli_report
+
+    cli_report.add_parser(commands)
     return parser
 
 
@@ -305,6 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         if args.command == "doctor":
             return _doctor(args, out)
+        if args.command == "report":
+            from keras_binary.evaluation import cli_report
+
+            return cli_report.run(args, out, err)
         return _demo(args, out)
     except _UsageError as error:
         err.write(f"{_PROG}: error: {error}\n")
