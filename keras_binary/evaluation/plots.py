@@ -30,6 +30,7 @@ __all__ = [
     "reliability_bins",
     "reliability_figure",
     "roc_figure",
+    "save_figure",
 ]
 
 FIGSIZE = (5.6, 5.0)  # inches
@@ -113,12 +114,13 @@ def _operating_point_label(values: dict) -> str:
 # ROC
 
 
-def roc_figure(report: Any, *, compare: Any = None) -> Any:
+def roc_figure(report: Any, *, compare: Any = None, title: str = "ROC curve") -> Any:
     """The ROC curve, with the AUC and its interval and the operating point.
 
     Args:
         report: a `keras_binary.BinaryReport`.
         compare: another report, or a list of them, drawn on the same axes.
+        title: the figure's title.
 
     Returns:
         A `matplotlib.figure.Figure` with one axes: the curve of each report
@@ -159,7 +161,7 @@ def roc_figure(report: Any, *, compare: Any = None) -> Any:
             )
     if not _both_classes(report):
         _no_data(ax, "ROC undefined: the labels hold only one class")
-    _style(ax, "ROC curve", "False positive rate (1 - specificity)", "True positive rate (sensitivity)")
+    _style(ax, title, "False positive rate (1 - specificity)", "True positive rate (sensitivity)")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     return figure
@@ -175,12 +177,13 @@ def _prevalence(report: Any) -> float:
     return float(np.average(y, weights=w)) if y.size else math.nan
 
 
-def pr_figure(report: Any, *, compare: Any = None) -> Any:
+def pr_figure(report: Any, *, compare: Any = None, title: str = "Precision-recall curve") -> Any:
     """The precision-recall curve, with the prevalence line and the operating point.
 
     Args:
         report: a `keras_binary.BinaryReport`.
         compare: another report, or a list of them, drawn on the same axes.
+        title: the figure's title.
 
     Returns:
         A `matplotlib.figure.Figure` with one axes: each report's curve
@@ -227,7 +230,7 @@ def pr_figure(report: Any, *, compare: Any = None) -> Any:
         ax.axhline(prevalence, color="grey", lw=1, ls="--", label=f"prevalence {prevalence:.3f} (no skill)")
     if not _both_classes(report):
         _no_data(ax, "precision-recall undefined: the labels hold only one class")
-    _style(ax, "Precision-recall curve", "Recall (sensitivity)", "Precision (PPV)")
+    _style(ax, title, "Recall (sensitivity)", "Precision (PPV)")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.03))
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
     return figure
@@ -244,7 +247,7 @@ def _class_names(report: Any) -> tuple[str, str]:
     return "negative (0)", "positive (1)"
 
 
-def confusion_figure(report: Any) -> Any:
+def confusion_figure(report: Any, *, title: str | None = None) -> Any:
     """The confusion matrix at the report's threshold, counts and rates in each cell.
 
     Rows are the true class, columns the predicted class. Each cell shows its
@@ -255,6 +258,7 @@ def confusion_figure(report: Any) -> Any:
     Args:
         report: a `keras_binary.BinaryReport`; its `class_names`, when it has
             them, name the rows and columns.
+        title: the figure's title; `None` for "Confusion matrix at threshold T".
 
     Returns:
         A `matplotlib.figure.Figure` with one axes.
@@ -299,7 +303,7 @@ def confusion_figure(report: Any) -> Any:
     negative, positive = _class_names(report)
     ax.set_xticks([0, 1], [negative, positive], fontsize=10)
     ax.set_yticks([0, 1], [negative, positive], fontsize=10, rotation=90, va="center")
-    ax.set_title(f"Confusion matrix at threshold {values['threshold']:.3g}", fontsize=12)
+    ax.set_title(title or f"Confusion matrix at threshold {values['threshold']:.3g}", fontsize=12)
     ax.set_xlabel(
         f"Predicted class\nPPV {_fmt(values.get('ppv'))}   NPV {_fmt(values.get('npv'))}   "
         f"n = {int(round(counts.sum())):,}",
@@ -365,7 +369,9 @@ def reliability_bins(
     }
 
 
-def reliability_figure(report: Any, *, compare: Any = None, num_bins: int | None = None) -> Any:
+def reliability_figure(
+    report: Any, *, compare: Any = None, num_bins: int | None = None, title: str = "Reliability diagram"
+) -> Any:
     """The reliability diagram, and under it the number of examples per bin.
 
     Each point sits at its bin's mean predicted probability (not the bin's
@@ -379,6 +385,7 @@ def reliability_figure(report: Any, *, compare: Any = None, num_bins: int | None
             model before calibration), drawn on the same axes.
         num_bins: the number of equal-width bins; `None` takes the report's
             `num_bins` (the bins of its ECE) when it has one, else 10.
+        title: the figure's title.
 
     Returns:
         A `matplotlib.figure.Figure` with two axes: the diagram, and the
@@ -432,7 +439,7 @@ def reliability_figure(report: Any, *, compare: Any = None, num_bins: int | None
             bottom.text(centre, n, str(n), ha="center", va="bottom", fontsize=7)
     top.plot([], [], "o", mfc="white", mec="0.3", ls="none", label=f"bin with < {MIN_BIN_COUNT} examples")
     top.set(xlim=(0, 1), ylim=(-0.02, 1.02))
-    _style(top, "Reliability diagram", "", "Observed fraction of positives")
+    _style(top, title, "", "Observed fraction of positives")
     top.legend(loc="upper left", fontsize=8, framealpha=0.9)
     bottom.set_yscale("log")
     bottom.set_ylim(0.5, max(2.0, float(count.max()) * 4))
@@ -445,7 +452,25 @@ def reliability_figure(report: Any, *, compare: Any = None, num_bins: int | None
 # Everything into a folder
 
 
-def _save(figure: Any, path: pathlib.Path) -> pathlib.Path:
+def save_figure(figure: Any, path: Any) -> pathlib.Path:
+    """Writes a figure of this module to a PNG file.
+
+    Args:
+        figure: a `matplotlib.figure.Figure`, e.g. from `roc_figure`.
+        path: the file to write.
+
+    Returns:
+        The path, as a `pathlib.Path`.
+
+    Example:
+
+    >>> import numpy as np, tempfile, os, keras_binary
+    >>> r = keras_binary.report(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]), n_bootstrap=20)
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     save_figure(pr_figure(r), os.path.join(out, "pr.png")).name
+    'pr.png'
+    """
+    path = pathlib.Path(path)
     figure.savefig(path, dpi=DPI)
     return path
 
@@ -491,10 +516,10 @@ def plot_report(report: Any, out_dir: Any, *, compare: Any = None) -> dict[str, 
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / file for name, file in FILES.items()}
-    _save(roc_figure(report, compare=others), paths["roc"])
-    _save(pr_figure(report, compare=others), paths["pr"])
-    _save(confusion_figure(report), paths["confusion"])
-    _save(reliability_figure(report, compare=others), paths["reliability"])
+    save_figure(roc_figure(report, compare=others), paths["roc"])
+    save_figure(pr_figure(report, compare=others), paths["pr"])
+    save_figure(confusion_figure(report), paths["confusion"])
+    save_figure(reliability_figure(report, compare=others), paths["reliability"])
     summary = {
         **_summary(report),
         "name": report.name,
