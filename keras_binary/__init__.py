@@ -20,6 +20,17 @@ from keras_binary.convert import (
 )
 from keras_binary.diagnostics import diagnose
 from keras_binary.errors import BinaryConfigError, BinaryError, BinaryLabelError, BinaryShapeError
+from keras_binary.evaluation import (
+    BinaryReport,
+    Calibration,
+    OperatingPoint,
+    TemperatureScaling,
+    calibrate,
+    encode_labels,
+    predict_classes,
+    report,
+    select_threshold,
+)
 from keras_binary.layers import BinaryHead
 from keras_binary.losses import SafeBCE, SafeFocal, safe_loss
 
@@ -45,4 +56,13 @@ __all__ = [
     "probability_to_logit",
     "probability_to_probability_pair",
     "safe_loss",
+    "BinaryReport",
+    "Calibration",
+    "OperatingPoint",
+    "TemperatureScaling",
+    "calibrate",
+    "encode_labels",
+    "predict_classes",
+    "report",
+    "select_threshold",
 ]

@@ -49,7 +49,7 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB212": ("value", "pos_label does not occur in the labels"),
     "KB213": ("value", "Labels need an explicit pos_label"),
     "KB214": ("value", "Soft labels where 0/1 labels are needed"),
-    "KB215": ("value", "Both classes are needed to choose a threshold"),
+    "KB215": ("value", "Both classes are needed to fit a threshold or a temperature"),
     "KB216": ("value", "No threshold reaches the target rate"),
     # Configuration, found when an object is made.
     "KB301": ("config", "Invalid argument value"),

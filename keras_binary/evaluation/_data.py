@@ -181,6 +181,24 @@ def canonical_numpy(
     return HostData(y, score, probability, weights, bool(from_logits))
 
 
+def require_both_classes(y: np.ndarray, w: np.ndarray, task: str) -> None:
+    """Raises `KB215` unless both classes have a positive weight."""
+    positives, negatives = float(np.sum(w * y)), float(np.sum(w * (1 - y)))
+    if positives > 0 and negatives > 0:
+        return
+    raise BinaryLabelError(
+        "KB215",
+        f"{task} needs positive and negative examples; these data have "
+        + ("no positive." if positives <= 0 else "no negative."),
+        received=(
+            f"{int(np.sum(y == 1))} positive and {int(np.sum(y == 0))} negative examples "
+            f"(weighted {positives:g} and {negatives:g})"
+        ),
+        expected="at least one example of each class, with weight > 0",
+        fix="use a validation set with both classes, e.g. a stratified split",
+    )
+
+
 # ---------------------------------------------------------------------------
 # A model's output and predictions.
 
@@ -289,8 +307,15 @@ def _split_batch(batch: Any, x: Any) -> tuple[Any, Any, Any]:
     raise _no_labels_error(x)
 
 
-def predict(model: Any, x: Any, y: Any = None, *, sample_weight: Any = None,
-            batch_size: int | None = None, verbose: Any = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def predict(
+    model: Any,
+    x: Any,
+    y: Any = None,
+    *,
+    sample_weight: Any = None,
+    batch_size: int | None = None,
+    verbose: Any = "auto",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Predicts in batches, with a `keras.utils.Progbar`, and collects the labels.
 
     Args:

@@ -155,7 +155,9 @@ class _Sorted:
         self.w = np.ones_like(self.p) if w is None else w[order]
         self.pos = np.flatnonzero(self.y == 1)
         self.neg = np.flatnonzero(self.y == 0)
-        self.starts = np.flatnonzero(np.r_[True, self.p[1:] != self.p[:-1]]) if p.size else np.zeros(0, "int64")
+        self.starts = (
+            np.flatnonzero(np.r_[True, self.p[1:] != self.p[:-1]]) if p.size else np.zeros(0, "int64")
+        )
         predicted = (self.p > threshold).astype("float64")
         y_, p_, w_ = self.y, self.p, self.w
         eps = np.finfo("float64").eps
@@ -258,9 +260,7 @@ def _bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins):
         for name, values in data.stats(counts).items():
             parts[name].append(values)
         done += r
-    return {
-        name: np.concatenate(values) if values else np.zeros(0) for name, values in parts.items()
-    }
+    return {name: np.concatenate(values) if values else np.zeros(0) for name, values in parts.items()}
 
 
 def identity_stats(y: np.ndarray, p: np.ndarray, w: np.ndarray | None, threshold: float, num_bins: int = 15):

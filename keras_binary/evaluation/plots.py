@@ -306,7 +306,7 @@ def confusion_figure(report: Any, *, title: str | None = None) -> Any:
     ax.set_title(title or f"Confusion matrix at threshold {values['threshold']:.3g}", fontsize=12)
     ax.set_xlabel(
         f"Predicted class\nPPV {_fmt(values.get('ppv'))}   NPV {_fmt(values.get('npv'))}   "
-        f"n = {int(round(counts.sum())):,}",
+        + (f"n = {int(counts.sum()):,}" if integral else f"total weight {counts.sum():,.1f}"),
         fontsize=10,
     )
     ax.set_ylabel("True class", fontsize=10)
@@ -438,13 +438,13 @@ def reliability_figure(
         else:
             bottom.text(centre, n, str(n), ha="center", va="bottom", fontsize=7)
     top.plot([], [], "o", mfc="white", mec="0.3", ls="none", label=f"bin with < {MIN_BIN_COUNT} examples")
-    top.set(xlim=(0, 1), ylim=(-0.02, 1.02))
+    top.set(xlim=(0, 1), ylim=(-0.03, 1.05))
     _style(top, title, "", "Observed fraction of positives")
-    top.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    top.legend(loc="best", fontsize=8, framealpha=0.9)
     bottom.set_yscale("log")
     bottom.set_ylim(0.5, max(2.0, float(count.max()) * 4))
     _style(bottom, "", "Mean predicted probability (each bin)", "Examples per bin")
-    bottom.set_xticks(edges[:: max(1, num_bins // 10)])
+    bottom.set_xticks(np.linspace(0.0, 1.0, 6))
     return figure
 
 

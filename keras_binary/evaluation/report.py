@@ -211,10 +211,18 @@ def _check_bootstrap(n_bootstrap: Any, confidence: Any, num_bins: Any) -> None:
         )
 
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral) or n_bootstrap < 0:
-        raise bad(f"n_bootstrap={n_bootstrap!r}", "an int >= 0 (0: no intervals)", "keras_binary.report(y, p, n_bootstrap=1000)")
+        raise bad(
+            f"n_bootstrap={n_bootstrap!r}",
+            "an int >= 0 (0: no intervals)",
+            "keras_binary.report(y, p, n_bootstrap=1000)",
+        )
     ok = isinstance(confidence, numbers.Real) and not isinstance(confidence, bool) and 0 < confidence < 1
     if not ok:
-        raise bad(f"confidence={confidence!r}", "a level in (0, 1), e.g. 0.95", "keras_binary.report(y, p, confidence=0.95)")
+        raise bad(
+            f"confidence={confidence!r}",
+            "a level in (0, 1), e.g. 0.95",
+            "keras_binary.report(y, p, confidence=0.95)",
+        )
     if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral) or num_bins < 1:
         raise bad(f"num_bins={num_bins!r}", "an int >= 1", "keras_binary.report(y, p, num_bins=15)")
 
@@ -366,9 +374,7 @@ def report(
                 expected="report(y_true, y_pred) or report(model, x, y)",
                 fix="keras_binary.report(y_true, y_pred, sample_weight=w)",
             )
-    data = _data.canonical_numpy(
-        labels, preds, from_logits=bool(from_logits), sample_weight=sample_weight
-    )
+    data = _data.canonical_numpy(labels, preds, from_logits=bool(from_logits), sample_weight=sample_weight)
     return from_host(
         data,
         threshold=0.5 if threshold is None else float(threshold),
