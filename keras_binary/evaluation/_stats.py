@@ -82,7 +82,7 @@ def ece(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, num_bins: int
 
     Example:
 
-    >>> ece(np.array([0, 1, 1, 1]), np.array([0.2, 0.3, 0.7, 0.9]), num_bins=2)
+    >>> round(ece(np.array([0, 1, 1, 1]), np.array([0.2, 0.3, 0.7, 0.9]), num_bins=2), 6)
     0.225
     """
     w = np.ones_like(p, dtype="float64") if w is None else w
@@ -274,8 +274,8 @@ def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, f
 
     Example:
 
-    >>> percentile_interval(np.arange(101.0), 0.9)
-    (5.0, 95.0)
+    >>> [round(v, 6) for v in percentile_interval(np.arange(101.0), 0.9)]
+    [5.0, 95.0]
     """
     finite = values[~np.isnan(values)]
     if finite.size == 0:

@@ -33,7 +33,7 @@ __all__ = [
     "save_figure",
 ]
 
-FIGSIZE = (5.6, 5.0)  # inches
+FIGSIZE = (5.6, 6.4)  # inches: a square plot and its legend under it
 DPI = 110
 NUM_BINS = 10
 MIN_BIN_COUNT = 10  # a reliability bin with fewer examples is drawn hollow: its rate is noise
@@ -97,6 +97,10 @@ def _style(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_ylabel(ylabel, fontsize=10)
     ax.tick_params(labelsize=9)
     ax.grid(True, alpha=0.3, lw=0.6)
+
+
+def _legend_below(ax: Any) -> None:
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False, ncols=1)
 
 
 def _no_data(ax: Any, text: str) -> None:
@@ -163,7 +167,7 @@ def roc_figure(report: Any, *, compare: Any = None, title: str = "ROC curve") ->
         _no_data(ax, "ROC undefined: the labels hold only one class")
     _style(ax, title, "False positive rate (1 - specificity)", "True positive rate (sensitivity)")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
-    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    _legend_below(ax)
     return figure
 
 
@@ -232,7 +236,7 @@ def pr_figure(report: Any, *, compare: Any = None, title: str = "Precision-recal
         _no_data(ax, "precision-recall undefined: the labels hold only one class")
     _style(ax, title, "Recall (sensitivity)", "Precision (PPV)")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.03))
-    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    _legend_below(ax)
     return figure
 
 

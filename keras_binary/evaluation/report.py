@@ -227,7 +227,7 @@ def _check_bootstrap(n_bootstrap: Any, confidence: Any, num_bins: Any) -> None:
         raise bad(f"num_bins={num_bins!r}", "an int >= 1", "keras_binary.report(y, p, num_bins=15)")
 
 
-def from_host(
+def _from_host(
     data: _data.HostData,
     *,
     threshold: float,
@@ -375,7 +375,7 @@ def report(
                 fix="keras_binary.report(y_true, y_pred, sample_weight=w)",
             )
     data = _data.canonical_numpy(labels, preds, from_logits=bool(from_logits), sample_weight=sample_weight)
-    return from_host(
+    return _from_host(
         data,
         threshold=0.5 if threshold is None else float(threshold),
         n_bootstrap=n_bootstrap,
