@@ -33,7 +33,7 @@ __all__ = [
     "save_figure",
 ]
 
-FIGSIZE = (5.6, 6.4)  # inches: a square plot and its legend under it
+FIGSIZE = (5.6, 6.2)  # inches: a square plot and its legend under it
 DPI = 110
 NUM_BINS = 10
 MIN_BIN_COUNT = 10  # a reliability bin with fewer examples is drawn hollow: its rate is noise
@@ -100,7 +100,7 @@ def _style(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
 
 
 def _legend_below(ax: Any) -> None:
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False, ncols=1)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), fontsize=8, frameon=False, ncols=1)
 
 
 def _no_data(ax: Any, text: str) -> None:
@@ -166,7 +166,8 @@ def roc_figure(report: Any, *, compare: Any = None, title: str = "ROC curve") ->
     if not _both_classes(report):
         _no_data(ax, "ROC undefined: the labels hold only one class")
     _style(ax, title, "False positive rate (1 - specificity)", "True positive rate (sensitivity)")
-    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
+    ax.set_box_aspect(1)
     _legend_below(ax)
     return figure
 
