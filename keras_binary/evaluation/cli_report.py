@@ -149,28 +149,35 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _load_data(path: str, option: str) -> tuple[Any, Any, Any]:
+    import zipfile
+
     import numpy as np
 
     if not os.path.isfile(path):
         raise _BadInput(f"{option}: no data file at {path!r}.")
+    save = "save it with np.savez(path, x=x, y=y)"
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            single = f.read(6) == b"\x93NUMPY"
+        what = (
+            "a single .npy array, not an .npz file"
+            if single
+            else "not a NumPy .npz file (a zip archive of arrays)"
+        )
+        raise _BadInput(f"{option}: {path!r} is {what}; {save}.")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except Exception as error:  # noqa: BLE001 - any failure means "not an .npz we can read"
         first = (str(error).strip().splitlines() or [""])[0][:200]
         raise _BadInput(
-            f"{option}: {path!r} is not a readable NumPy .npz file ({type(error).__name__}: {first})."
+            f"{option}: {path!r} is not a readable NumPy .npz file ({type(error).__name__}: {first}); {save}."
         ) from None
-    if not isinstance(arrays, dict):  # np.load of a .npy file gives one array
-        raise _BadInput(
-            f"{option}: {path!r} is a single .npy array, not an .npz file; save it with np.savez(path, x=x, y=y)."
-        )
     missing = [name for name in ("x", "y") if name not in arrays]
     if missing:
         names = ", ".join(sorted(arrays)) or "none"
         raise _BadInput(
-            f"{option}: {path!r} has no array named {' or '.join(missing)} (arrays: {names}); "
-            "save it with np.savez(path, x=x, y=y)."
+            f"{option}: {path!r} has no array named {' or '.join(missing)} (arrays: {names}); {save}."
         )
     return arrays["x"], arrays["y"], arrays.get("sample_weight")
 
