@@ -99,7 +99,9 @@ def test_calibrate_returns_a_copy_and_carries_the_decisions():
     # The stored threshold is mapped, so the calibrated model makes the same decisions.
     t = calibrated.layers[-1].threshold
     assert t < 0.8
-    np.testing.assert_array_equal(keras_binary.predict_classes(calibrated, x), keras_binary.predict_classes(model, x))
+    np.testing.assert_array_equal(
+        keras_binary.predict_classes(calibrated, x), keras_binary.predict_classes(model, x)
+    )
     before = model.predict(x, verbose=0)
     calibrated.get_layer("head").output_dense.kernel.assign(np.zeros((2, 1), "float32"))
     np.testing.assert_array_equal(model.predict(x, verbose=0), before)  # the original is untouched

@@ -210,9 +210,27 @@ def test_undefined_values_are_nan_never_a_number():
 def test_to_dict_is_json_ready_with_the_documented_keys():
     r = keras_binary.report([0, 0, 1, 1, 1], [0.1, 0.7, 0.4, 0.8, 0.9], n_bootstrap=50)
     d = r.to_dict()
-    for key in ("auc", "auc_ci", "average_precision", "brier", "ece", "threshold", "sensitivity",
-                "specificity", "ppv", "npv", "tp", "fp", "tn", "fn", "log_loss", "prevalence", "mcc",
-                "f1", "balanced_accuracy"):
+    for key in (
+        "auc",
+        "auc_ci",
+        "average_precision",
+        "brier",
+        "ece",
+        "threshold",
+        "sensitivity",
+        "specificity",
+        "ppv",
+        "npv",
+        "tp",
+        "fp",
+        "tn",
+        "fn",
+        "log_loss",
+        "prevalence",
+        "mcc",
+        "f1",
+        "balanced_accuracy",
+    ):
         assert key in d, key
     assert json.loads(json.dumps(d, allow_nan=False)) == d
     assert d["tp"] == 2.0 and d["fp"] == 1.0 and d["tn"] == 1.0 and d["fn"] == 1.0
@@ -288,7 +306,9 @@ def _data(n=50, seed=0):
 
 
 @pytest.mark.parametrize(
-    ("activation", "units"), [("auto", 1), (None, 1), ("auto", 2), (None, 2)], ids=["sigmoid", "logit", "softmax", "logit_pair"]
+    ("activation", "units"),
+    [("auto", 1), (None, 1), ("auto", 2), (None, 2)],
+    ids=["sigmoid", "logit", "softmax", "logit_pair"],
 )
 def test_model_report_equals_the_report_of_its_predictions(activation, units):
     model = _model(activation, units)

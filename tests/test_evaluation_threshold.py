@@ -180,7 +180,9 @@ def test_threshold_survives_a_keras_round_trip():
     model.get_layer("head").threshold = point.threshold
     loaded = saved_model_round_trip(model)
     assert loaded.get_layer("head").threshold == point.threshold
-    np.testing.assert_array_equal(keras_binary.predict_classes(loaded, x), keras_binary.predict_classes(model, x))
+    np.testing.assert_array_equal(
+        keras_binary.predict_classes(loaded, x), keras_binary.predict_classes(model, x)
+    )
     classes = keras_binary.predict_classes(loaded, x)
     sensitivity = classes[y == 1].mean()
     assert sensitivity >= 0.95  # reached on the data it was chosen on
@@ -189,7 +191,9 @@ def test_threshold_survives_a_keras_round_trip():
 
 
 @pytest.mark.parametrize(
-    ("activation", "units"), [("auto", 1), (None, 1), ("auto", 2), (None, 2)], ids=["sigmoid", "logit", "softmax", "logit_pair"]
+    ("activation", "units"),
+    [("auto", 1), (None, 1), ("auto", 2), (None, 2)],
+    ids=["sigmoid", "logit", "softmax", "logit_pair"],
 )
 def test_predict_classes_uses_the_stored_threshold(activation, units):
     model = _model(threshold=0.6, activation=activation, units=units)
@@ -202,7 +206,9 @@ def test_predict_classes_uses_the_stored_threshold(activation, units):
     classes = keras_binary.predict_classes(model, X)
     assert classes.dtype == np.int32 and classes.shape == (5,)
     np.testing.assert_array_equal(classes, (p > 0.6).astype(int))
-    np.testing.assert_array_equal(keras_binary.predict_classes(model, X, threshold=0.2), (p > 0.2).astype(int))
+    np.testing.assert_array_equal(
+        keras_binary.predict_classes(model, X, threshold=0.2), (p > 0.2).astype(int)
+    )
     default = keras_binary.predict_classes(_model(activation=activation, units=units), X)
     np.testing.assert_array_equal(default, (p > 0.5).astype(int))
     with pytest.raises(keras_binary.BinaryConfigError, match="KB361"):
