@@ -99,7 +99,9 @@ def test_breast_cancer_demo_defaults(tmp_path):
     held_out = check_result(result, tmp_path)
     assert held_out["auc"] >= 0.97  # at the default settings
     assert set(result.summary["naive"]["findings"]) == {"KBD002", "KBD003"}
-    assert result.summary["naive"]["held_out_auc"] == pytest.approx(0.5)  # a 1-unit softmax is constant
+    # A 1-unit softmax is constant (up to float32 rounding, which the exact AUC ranks): no skill.
+    assert np.ptp(result.reports["naive"].y_score) < 1e-6
+    assert result.summary["naive"]["held_out_auc"] == pytest.approx(0.5, abs=0.05)
 
 
 def test_bad_arguments_are_refused_before_any_work(tmp_path):
