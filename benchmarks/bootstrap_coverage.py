@@ -39,14 +39,18 @@ CONFIDENCE = 0.95
 TARGET = 1.5
 
 
-def coverage(n_pos: int, n_neg: int, delta: float, datasets: int, resamples: int, seed: int) -> tuple[float, float]:
+def coverage(
+    n_pos: int, n_neg: int, delta: float, datasets: int, resamples: int, seed: int
+) -> tuple[float, float]:
     true_auc = float(norm.cdf(delta / math.sqrt(2)))
     rng = np.random.default_rng(seed)
     y = np.concatenate([np.ones(n_pos), np.zeros(n_neg)])
     hits, widths = 0, []
     for i in range(datasets):
         scores = np.concatenate([rng.normal(delta, 1.0, n_pos), rng.normal(0.0, 1.0, n_neg)])
-        r = keras_binary.report(y, scores, from_logits=True, n_bootstrap=resamples, seed=i, confidence=CONFIDENCE)
+        r = keras_binary.report(
+            y, scores, from_logits=True, n_bootstrap=resamples, seed=i, confidence=CONFIDENCE
+        )
         low, high = r.auc_ci
         hits += low <= true_auc <= high
         widths.append(high - low)
@@ -66,9 +70,13 @@ def main() -> None:
         start = time.perf_counter()
         covered, width = coverage(n_pos, n_neg, delta, datasets, resamples, seed=n_pos + n_neg)
         true_auc = norm.cdf(delta / math.sqrt(2))
-        print(f"{n_pos:>9} {n_neg:>9} {true_auc:>9.3f} {covered:>9.3f} {width:>11.3f}   ({time.perf_counter() - start:.0f} s)")
+        print(
+            f"{n_pos:>9} {n_neg:>9} {true_auc:>9.3f} {covered:>9.3f} {width:>11.3f}   ({time.perf_counter() - start:.0f} s)"
+        )
         miss = (1 - covered) / (1 - CONFIDENCE)
-        print(f"RESULT name=auc_ci_miss_{n_pos}_{n_neg}_d{delta:g} ratio={miss:.3f} target={TARGET} coverage={covered:.3f}")
+        print(
+            f"RESULT name=auc_ci_miss_{n_pos}_{n_neg}_d{delta:g} ratio={miss:.3f} target={TARGET} coverage={covered:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,9 @@ def main() -> None:
     start = time.perf_counter()
     loop(y, p, args.loop, rng)
     theirs = (time.perf_counter() - start) * 1000 / args.loop
-    print(f"{n} examples, 1000 resamples: report {ours:.1f} s wall, {ours_cpu:.1f} s CPU (AUC {r.auc:.4f}, CI {r.auc_ci[0]:.4f}-{r.auc_ci[1]:.4f})")
+    print(
+        f"{n} examples, 1000 resamples: report {ours:.1f} s wall, {ours_cpu:.1f} s CPU (AUC {r.auc:.4f}, CI {r.auc_ci[0]:.4f}-{r.auc_ci[1]:.4f})"
+    )
     print(f"loop of scikit-learn calls (4 statistics): {theirs:.1f} s (timed on {args.loop} resamples)")
     print(f"RESULT name=bootstrap_1000_n{n} ratio={ours / theirs:.3f} target={TARGET} reference=sklearn_loop")
 

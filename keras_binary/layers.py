@@ -457,6 +457,15 @@ class BinaryHead(keras.layers.Layer):
         )
         self.supports_masking = True
 
+    @property
+    def threshold(self) -> float | None:
+        """The stored decision threshold (a probability), or `None`; validated when set."""
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value: float | None) -> None:
+        self._threshold = _check_threshold(value)
+
     def _dense_args(self) -> dict:
         # Fresh initializer and regularizer objects for every Dense layer.
         def fresh(module, obj):

@@ -389,3 +389,5 @@ def test_model_report_errors():
         keras_binary.report(two, x, y)
     with pytest.raises(keras_binary.BinaryConfigError, match="KB301"):
         keras_binary.report(y, y, y)
+    with pytest.raises(keras_binary.BinaryConfigError, match="KB301"):
+        keras_binary.report(model, [(x, y)], sample_weight=np.ones(8), verbose=0)

@@ -222,3 +222,12 @@ def test_predict_classes_on_a_plain_keras_model():
     np.testing.assert_array_equal(keras_binary.predict_classes(model, X), [0, 0, 1, 1, 1])
     logits = keras.Model(inputs, keras.layers.Dense(1, kernel_initializer="ones")(inputs))
     np.testing.assert_array_equal(keras_binary.predict_classes(logits, X, threshold=0.7), [0, 0, 0, 1, 1])
+
+
+def test_binary_head_threshold_is_validated_when_set():
+    head = keras_binary.BinaryHead()
+    head.threshold = 0.3
+    assert head.get_config()["threshold"] == 0.3
+    with pytest.raises(keras_binary.BinaryConfigError, match="KB361"):
+        head.threshold = 7.0
+    assert head.threshold == 0.3

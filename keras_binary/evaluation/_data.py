@@ -344,6 +344,14 @@ def predict(
     if y is None:
         if not _is_batches(x):
             raise _no_labels_error(x)
+        if sample_weight is not None:
+            raise BinaryConfigError(
+                "KB301",
+                "sample_weight goes with array inputs; a dataset carries its weights in its batches.",
+                received=f"a dataset of type {type(x).__name__} and sample_weight",
+                expected="(x, y, sample_weight) batches, or arrays x, y and sample_weight",
+                fix="dataset = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(32)",
+            )
         bar = keras.utils.Progbar(_num_batches(x), verbose=show, unit_name="batch")
         for i, batch in enumerate(x):
             xb, yb, wb = _split_batch(batch, x)
