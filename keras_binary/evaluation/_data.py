@@ -239,10 +239,12 @@ def output_info(model: Any) -> OutputInfo:
     >>> output_info(model)[:2]
     (True, 0.3)
     """
-    layer = _last_layer(model)
-    if hasattr(layer, "threshold") and hasattr(layer, "from_logits") and not callable(layer.from_logits):
-        return OutputInfo(bool(layer.from_logits), layer.threshold, layer)  # TemperatureScaling
+    from keras_binary.evaluation.calibration import TemperatureScaling
     from keras_binary.layers import BinaryHead
+
+    layer = _last_layer(model)
+    if isinstance(layer, TemperatureScaling):
+        return OutputInfo(layer.from_logits, layer.threshold, layer)
 
     if isinstance(layer, BinaryHead):
         return OutputInfo(layer.activation is None, layer.threshold, layer)
