@@ -68,7 +68,9 @@ def check_result(result, out_dir):
     assert calibration["validation"]["log_loss_after"] <= calibration["validation"]["log_loss_before"]
     fixed = result.reports["fixed"]
     assert held_out["auc"] == pytest.approx(fixed.auc, abs=2e-3)  # the ranking is (nearly) unchanged: float32
-    assert calibration["held_out_before"]["brier"] == pytest.approx(brier_score_loss(y, fixed.y_score), abs=1e-9)
+    assert calibration["held_out_before"]["brier"] == pytest.approx(
+        brier_score_loss(y, fixed.y_score), abs=1e-9
+    )
     # The naive model, on the same held-out examples.
     naive = result.reports["naive"]
     np.testing.assert_array_equal(naive.y_true, y)
