@@ -42,7 +42,8 @@ def two_reports():
 
 
 def legend_texts(ax):
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = ax.get_legend() or ax.figure.legends[0]  # the reliability diagram's is the figure's
+    return [t.get_text() for t in legend.get_texts()]
 
 
 def line_by_label(ax, label):

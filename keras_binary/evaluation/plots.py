@@ -404,7 +404,7 @@ def reliability_figure(
     ['Observed fraction of positives', 'Examples per bin']
     """
     num_bins = num_bins or getattr(report, "num_bins", None) or NUM_BINS
-    figure = _new_figure(figsize=(5.6, 6.0))
+    figure = _new_figure(figsize=(5.6, 7.2))
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.3))
     top.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
     reports = [report, *_as_list(compare)]
@@ -445,7 +445,8 @@ def reliability_figure(
     top.plot([], [], "o", mfc="white", mec="0.3", ls="none", label=f"bin with < {MIN_BIN_COUNT} examples")
     top.set(xlim=(0, 1), ylim=(-0.03, 1.05))
     _style(top, title, "", "Observed fraction of positives")
-    top.legend(loc="best", fontsize=8, framealpha=0.9)
+    handles, labels = top.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", fontsize=8, frameon=False, ncols=1)
     bottom.set_yscale("log")
     bottom.set_ylim(0.5, max(2.0, float(count.max()) * 4))
     _style(bottom, "", "Mean predicted probability (each bin)", "Examples per bin")
