@@ -619,6 +619,11 @@ def run_demo(
         f"specificity {_interval(values, 'specificity')} (target {TARGET_SENSITIVITY:g} on validation)"
     )
     say(f"  tp {values['tp']:g}  fp {values['fp']:g}  tn {values['tn']:g}  fn {values['fn']:g}")
+    if values["sensitivity"] < TARGET_SENSITIVITY:
+        say(
+            f"  below the target on held-out data: a threshold chosen on {int(data.y_val.sum())} validation "
+            "positives is itself uncertain (see the interval); choose it on more validation data"
+        )
     written = ", ".join(files.values())
     say(f"  wrote {written} and summary.json into {out_dir} in {seconds:.1f} s")
     return DemoResult(summary, data.y_test, prob, reports)
