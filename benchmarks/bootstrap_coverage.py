@@ -68,7 +68,9 @@ def main() -> None:
     print(f"{'positives':>9} {'negatives':>9} {'true AUC':>9} {'coverage':>9} {'mean width':>11}")
     for n_pos, n_neg, delta in SETTINGS:
         start = time.perf_counter()
-        covered, width = coverage(n_pos, n_neg, delta, datasets, resamples, seed=SETTINGS.index((n_pos, n_neg, delta)))
+        covered, width = coverage(
+            n_pos, n_neg, delta, datasets, resamples, seed=SETTINGS.index((n_pos, n_neg, delta))
+        )
         true_auc = norm.cdf(delta / math.sqrt(2))
         print(
             f"{n_pos:>9} {n_neg:>9} {true_auc:>9.3f} {covered:>9.3f} {width:>11.3f}   ({time.perf_counter() - start:.0f} s)"
