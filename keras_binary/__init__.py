@@ -44,6 +44,17 @@ else:
     )
     from keras_binary.diagnostics import Finding, Report, diagnose
     from keras_binary.errors import BinaryConfigError, BinaryError, BinaryLabelError, BinaryShapeError
+    from keras_binary.evaluation import (
+        BinaryReport,
+        Calibration,
+        OperatingPoint,
+        TemperatureScaling,
+        calibrate,
+        encode_labels,
+        predict_classes,
+        report,
+        select_threshold,
+    )
     from keras_binary.layers import BinaryHead
     from keras_binary.losses import SafeBCE, SafeFocal, safe_loss
 
@@ -69,4 +80,13 @@ __all__ = [
     "probability_to_logit",
     "probability_to_probability_pair",
     "safe_loss",
+    "BinaryReport",
+    "Calibration",
+    "OperatingPoint",
+    "TemperatureScaling",
+    "calibrate",
+    "encode_labels",
+    "predict_classes",
+    "report",
+    "select_threshold",
 ]

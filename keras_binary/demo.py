@@ -1,30 +1,38 @@
-"""The `keras-binary demo`: transfer learning for a binary task, end to end.
+"""The `keras-binary demo`: transfer learning for a binary task, from training to a decision.
 
 Everything runs on data that ships with scikit-learn (no downloads):
 
 - `digits` (the default): a small backbone is pre-trained on a multi-class
   task, recognising the handwritten digits 0-7 and 9 (9 classes); the binary
   task is a class the backbone never saw: "is it an 8?" (about 10 % of the
-  images). The demo first builds the naive model, a `Dense(1, "sigmoid")`
-  stacked on the pre-trained classifier with its 9-way softmax left on,
-  prints what `keras_binary.diagnose` finds in it and what it scores; then it
-  replaces the top with `BinaryHead`, trains with `SafeBCE` and the metric
-  pack, and reports accuracy, AUC, MCC and the calibration error (ECE) on
-  held-out images that no training step saw.
+  images). The 8x8 images carry Gaussian noise (standard deviation 0.25, as
+  noisy scans do), so that the task is hard enough for the curves to carry
+  information: without it the fixed model separates the classes perfectly
+  (AUC 1.000) and its ROC curve is a square.
 - `breast_cancer`: the Wisconsin breast-cancer data (569 patients, 30
   features; positive = malignant), an MLP with `BinaryHead`; the naive model
   ends with `Dense(1, activation="softmax")` and `categorical_crossentropy`.
 
-Files written into the output folder: `roc.png` (ROC curve), `reliability.png`
-(reliability diagram) and `summary.json` (the figures). scikit-learn and
-matplotlib are needed: `pip install "keras-binary[evaluate]"` (`demo` is an
-alias of that extra).
+The story, in six steps: pre-train; build the naive model (digits: a
+`Dense(1, "sigmoid")` on the pre-trained classifier, its softmax top left on),
+print what `keras_binary.diagnose` finds and what it scores; replace the top
+with `BinaryHead` and train with `SafeBCE`; calibrate it on validation data
+(`keras_binary.calibrate`, temperature scaling); choose the operating point
+on the validation data for a target sensitivity
+(`keras_binary.select_threshold`); and evaluate that decision on held-out
+examples no step has seen (`keras_binary.report`, bootstrap intervals).
+
+Files written into the output folder: `roc.png` (the naive and the fixed
+model, with the operating point), `pr.png` (precision-recall), `confusion.png`
+(at the chosen threshold), `reliability.png` (before and after calibration)
+and `summary.json` (the figures; the held-out AUC is `held_out_auc`).
+scikit-learn and matplotlib are needed: `pip install "keras-binary[evaluate]"`.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import logging
 import os
 import time
 import warnings
@@ -48,6 +56,9 @@ FINE_TUNE_DIVISOR = 3  # phase 2 learning rate = phase 1 learning rate / this
 POSITIVE_DIGIT = 8
 NAIVE_EPOCHS = 8  # the naive model is trained at most this long, to show what it scores
 _RELIABILITY_BINS = 10
+NOISE = 0.25  # standard deviation of the Gaussian noise on the digits (pixels in [0, 1])
+TARGET_SENSITIVITY = 0.95  # the operating point: the threshold that reaches it on validation data
+N_BOOTSTRAP = 1000
 
 
 class DemoResult(NamedTuple):
@@ -56,42 +67,40 @@ class DemoResult(NamedTuple):
     Attributes:
         summary: the content of `summary.json`.
         y_true: the held-out labels (0/1).
-        y_prob: the fixed model's held-out probabilities of the positive class.
+        y_prob: the final (calibrated) model's held-out probabilities of the
+            positive class.
+        reports: the `keras_binary.BinaryReport`s on the held-out data, by
+            name: `"naive"`, `"fixed"` (before calibration) and `"final"`
+            (calibrated, at the threshold chosen on validation data).
 
     Example:
 
-    >>> result = DemoResult({"metrics": {"auc": 1.0}}, np.array([0, 1]), np.array([0.2, 0.9]))
-    >>> result.summary["metrics"]["auc"], roc_points(result.y_true, result.y_prob)[1].tolist()
-    (1.0, [0.0, 1.0, 1.0])
+    >>> result = DemoResult({"held_out_auc": 1.0}, np.array([0, 1]), np.array([0.2, 0.9]), {})
+    >>> result.summary["held_out_auc"]
+    1.0
     """
 
     summary: dict
     y_true: np.ndarray
     y_prob: np.ndarray
+    reports: dict
 
 
 class DemoDependencyError(ImportError):
     """scikit-learn or matplotlib is missing."""
 
 
-def _require() -> tuple[Any, Any]:
-    try:
-        import sklearn.datasets  # noqa: F401
-        import sklearn.model_selection  # noqa: F401
-    except ImportError as error:
-        raise DemoDependencyError(
-            f"the demo needs scikit-learn ({error}); install it with: pip install 'keras-binary[evaluate]'"
-        ) from None
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only, no display needed
-        import matplotlib.pyplot as plt
-    except ImportError as error:
-        raise DemoDependencyError(
-            f"the demo needs matplotlib ({error}); install it with: pip install 'keras-binary[evaluate]'"
-        ) from None
-    return sklearn, plt
+def _require() -> None:
+    for module, pip_name in (
+        ("sklearn.model_selection", "scikit-learn"),
+        ("matplotlib.figure", "matplotlib"),
+    ):
+        try:
+            __import__(module)
+        except ImportError as error:
+            raise DemoDependencyError(
+                f"the demo needs {pip_name} ({error}); install it with: pip install 'keras-binary[evaluate]'"
+            ) from None
 
 
 # ---------------------------------------------------------------------------
@@ -104,9 +113,21 @@ class _Data(NamedTuple):
     n_classes: int
     x_train: np.ndarray
     y_train: np.ndarray
-    x_test: np.ndarray
+    x_val: np.ndarray  # validation: calibration and the choice of the threshold
+    y_val: np.ndarray
+    x_test: np.ndarray  # held out: only evaluated
     y_test: np.ndarray
     task: str
+
+
+def _split3(index: np.ndarray, y: np.ndarray, seed: int, val: float, test: float) -> tuple:
+    from sklearn.model_selection import train_test_split
+
+    train, rest = train_test_split(index, test_size=val + test, stratify=y[index], random_state=seed)
+    val_index, test_index = train_test_split(
+        rest, test_size=test / (val + test), stratify=y[rest], random_state=seed
+    )
+    return train, val_index, test_index
 
 
 def _digits(seed: int) -> _Data:
@@ -115,35 +136,57 @@ def _digits(seed: int) -> _Data:
 
     digits = load_digits()
     x = (digits.images / 16.0).astype("float32")[..., None]  # (1797, 8, 8, 1) in [0, 1]
+    noise = np.random.default_rng(seed).normal(0.0, NOISE, x.shape).astype("float32")
+    x = np.clip(x + noise, 0.0, 1.0)
     target = digits.target
     index = np.arange(len(x))
-    # 40 % of the images pre-train the backbone (the "ImageNet" of the demo);
-    # the rest, disjoint from it, is split in two for the binary task.
-    pre, rest = train_test_split(index, test_size=0.6, stratify=target, random_state=seed)
-    train, test = train_test_split(rest, test_size=0.5, stratify=target[rest], random_state=seed)
+    # 35 % of the images pre-train the backbone (the "ImageNet" of the demo);
+    # the rest, disjoint from it, is split for the binary task: 45 % training,
+    # 20 % validation (calibration, threshold), 35 % held out.
+    pre, rest = train_test_split(index, test_size=0.65, stratify=target, random_state=seed)
     pre = pre[target[pre] != POSITIVE_DIGIT]  # the backbone never sees the positive class
     source_classes = [c for c in range(10) if c != POSITIVE_DIGIT]
     y_pre = np.searchsorted(source_classes, target[pre])
     binary = (target == POSITIVE_DIGIT).astype("float32")
+    train, val, test = _split3(rest, target, seed, val=0.2, test=0.35)
     task = (
-        f"digit {POSITIVE_DIGIT} vs the rest; backbone pre-trained on the {len(source_classes)} other digits "
-        "(a class it never saw)"
+        f"digit {POSITIVE_DIGIT} vs the rest, noisy images (Gaussian noise, sd {NOISE}); backbone "
+        f"pre-trained on the {len(source_classes)} other digits (a class it never saw)"
     )
-    return _Data(x[pre], y_pre, len(source_classes), x[train], binary[train], x[test], binary[test], task)
+    return _Data(
+        x[pre],
+        y_pre,
+        len(source_classes),
+        x[train],
+        binary[train],
+        x[val],
+        binary[val],
+        x[test],
+        binary[test],
+        task,
+    )
 
 
 def _breast_cancer(seed: int) -> _Data:
     from sklearn.datasets import load_breast_cancer
-    from sklearn.model_selection import train_test_split
 
     data = load_breast_cancer()
     x = data.data.astype("float32")
     y = (data.target == 0).astype("float32")  # 0 is "malignant" in scikit-learn: make it the positive class
-    train, test = train_test_split(np.arange(len(x)), test_size=0.3, stratify=y, random_state=seed)
+    train, val, test = _split3(np.arange(len(x)), y, seed, val=0.2, test=0.3)
     mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6  # statistics of the training split only
     x = (x - mean) / std
     return _Data(
-        None, None, 0, x[train], y[train], x[test], y[test], "malignant vs benign tumour (30 features)"
+        None,
+        None,
+        0,
+        x[train],
+        y[train],
+        x[val],
+        y[val],
+        x[test],
+        y[test],
+        "malignant vs benign tumour (30 features)",
     )
 
 
@@ -209,131 +252,6 @@ def _metric_pack() -> list[keras.metrics.Metric]:
     ]
 
 
-def _held_out_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    from keras_binary import metrics
-
-    pack = _metric_pack()
-    # On held-out data the AUC is exact: one threshold per distinct score
-    # (trapezoids between them), not 200 evenly spaced ones.
-    thresholds = np.unique(np.clip(p, 0.0, 1.0)).tolist()
-    pack[1] = metrics.AUC(thresholds=thresholds, name="auc")
-    result = {}
-    for metric in pack:
-        metric.update_state(y, p)
-        result[metric.name] = float(keras.ops.convert_to_numpy(metric.result()))
-    return result
-
-
-# ---------------------------------------------------------------------------
-# Figures.
-
-
-def roc_points(y_true: np.ndarray, y_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ROC curve: false and true positive rates at every distinct threshold.
-
-    Args:
-        y_true: 0/1 labels, shape `(N,)`.
-        y_prob: scores, shape `(N,)`; a higher score means "more positive".
-
-    Returns:
-        `(fpr, tpr)`, both starting at 0 and ending at 1.
-
-    Example:
-
-    >>> fpr, tpr = roc_points(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]))
-    >>> fpr.tolist(), tpr.tolist()
-    ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
-    """
-    y = np.asarray(y_true, dtype="float64").ravel()
-    p = np.asarray(y_prob, dtype="float64").ravel()
-    order = np.argsort(-p, kind="stable")
-    y, p = y[order], p[order]
-    last_of_tie = np.r_[np.nonzero(np.diff(p))[0], p.size - 1]
-    tp = np.cumsum(y)[last_of_tie]
-    fp = np.cumsum(1.0 - y)[last_of_tie]
-    tpr = np.r_[0.0, tp / max(tp[-1], 1e-12)]
-    fpr = np.r_[0.0, fp / max(fp[-1], 1e-12)]
-    return fpr, tpr
-
-
-def reliability_bins(
-    y_true: np.ndarray, y_prob: np.ndarray, num_bins: int = _RELIABILITY_BINS
-) -> dict[str, list]:
-    """Equal-width bins of predicted probability, as in `keras_binary.metrics.ECE`.
-
-    Args:
-        y_true: 0/1 labels, shape `(N,)`.
-        y_prob: probabilities, shape `(N,)`.
-        num_bins: the number of bins over [0, 1].
-
-    Returns:
-        A dict of lists, one entry per bin: `"count"`, `"mean_prob"` and
-        `"positive_rate"` (`nan` for an empty bin).
-
-    Example:
-
-    >>> bins = reliability_bins(np.array([0, 1, 1, 1]), np.array([0.2, 0.3, 0.7, 0.9]), 2)
-    >>> bins["count"], bins["positive_rate"]
-    ([2, 2], [0.5, 1.0])
-    """
-    y = np.asarray(y_true, dtype="float64").ravel()
-    p = np.asarray(y_prob, dtype="float64").ravel()
-    index = np.minimum((p * num_bins).astype(int), num_bins - 1)
-    count, mean_prob, rate = [], [], []
-    for b in range(num_bins):
-        mask = index == b
-        n = int(mask.sum())
-        count.append(n)
-        mean_prob.append(float(p[mask].mean()) if n else math.nan)
-        rate.append(float(y[mask].mean()) if n else math.nan)
-    return {"count": count, "mean_prob": mean_prob, "positive_rate": rate}
-
-
-def _plot_roc(plt: Any, path: str, fpr: np.ndarray, tpr: np.ndarray, auc: float, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(4.8, 4.4), dpi=100)
-    ax.plot(fpr, tpr, color="C0", lw=2, label=f"BinaryHead (AUC = {auc:.3f})")
-    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="chance")
-    ax.set(
-        xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate", title=title
-    )
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def _plot_reliability(plt: Any, path: str, bins: dict, ece: float, title: str) -> None:
-    num_bins = len(bins["count"])
-    edges = np.linspace(0.0, 1.0, num_bins + 1)
-    centers = (edges[:-1] + edges[1:]) / 2
-    rate = np.array(bins["positive_rate"], dtype="float64")
-    filled = ~np.isnan(rate)
-    fig, ax = plt.subplots(figsize=(4.8, 4.4), dpi=100)
-    ax.bar(
-        centers[filled],
-        rate[filled],
-        width=1.0 / num_bins,
-        edgecolor="black",
-        color="C0",
-        alpha=0.8,
-        label="observed positive rate",
-    )
-    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
-    for c, r, n in zip(centers[filled], rate[filled], np.array(bins["count"])[filled], strict=True):
-        ax.annotate(str(n), (c, r), ha="center", va="bottom", fontsize=7)
-    ax.set(
-        xlim=(0, 1),
-        ylim=(0, 1.05),
-        xlabel="predicted probability",
-        ylabel="fraction positive",
-        title=f"{title} (ECE = {ece:.3f})",
-    )
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 # ---------------------------------------------------------------------------
 # The demo.
 
@@ -341,6 +259,47 @@ def _plot_reliability(plt: Any, path: str, bins: dict, ece: float, title: str) -
 def _check_choice(name: str, value: Any, choices: tuple) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; received {value!r}.")
+
+
+def _predict(model: keras.Model, *xs: np.ndarray) -> list[np.ndarray]:
+    """The model's probabilities for each array, from one `predict` call."""
+    # Each of the demo's models traces its own predict step once; TensorFlow
+    # counts them together and warns about "retracing" from the fifth on.
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        prob = model.predict(np.concatenate(xs), batch_size=1024, verbose=0)
+    finally:
+        logger.setLevel(level)
+    prob = np.asarray(prob, dtype="float64").reshape(-1)
+    return np.split(prob, np.cumsum([len(x) for x in xs])[:-1])
+
+
+def _interval(values: dict, key: str) -> str:
+    low, high = values[f"{key}_ci"]
+    return f"{values[key]:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _write_figures(out_dir: str, reports: dict, title: str) -> dict[str, str]:
+    from keras_binary.evaluation import plots
+
+    final, fixed, naive = reports["final"], reports["fixed"], reports["naive"]
+    figures = {
+        "roc": plots.roc_figure(final, compare=naive, title=f"ROC, held out: {title}"),
+        "pr": plots.pr_figure(final, compare=naive, title=f"Precision-recall, held out: {title}"),
+        "confusion": plots.confusion_figure(
+            final, title=f"Held out, threshold {final.threshold:.3g} chosen on validation"
+        ),
+        "reliability": plots.reliability_figure(
+            final, compare=fixed, title=f"Calibration, held out: {title}"
+        ),
+    }
+    files = {}
+    for name, figure in figures.items():
+        files[name] = f"{name}.png"
+        plots.save_figure(figure, os.path.join(out_dir, files[name]))
+    return files
 
 
 def run_demo(
@@ -356,8 +315,8 @@ def run_demo(
     """Runs the transfer-learning demo and writes its figures into `out_dir`.
 
     Args:
-        out_dir: the folder for `roc.png`, `reliability.png` and
-            `summary.json` (created if needed).
+        out_dir: the folder for `roc.png`, `pr.png`, `confusion.png`,
+            `reliability.png` and `summary.json` (created if needed).
         dataset: `"digits"` (images, a pre-trained backbone) or
             `"breast_cancer"` (tabular, an MLP).
         backbone: `"cnn"`, `"mlp"` or `"mobilenetv2"` (`keras.applications`,
@@ -367,13 +326,13 @@ def run_demo(
         epochs: epochs of the binary training; `None` for the default.
         pretrain_epochs: epochs of the backbone's pre-training (digits);
             `None` for the default (15 for mobilenetv2, else 6).
-        seed: the random seed of the split and of Keras.
+        seed: the random seed of the split, the noise and Keras.
         verbose: 1 shows Keras's progress bars, 0 hides them.
         print_fn: where the demo's own lines go.
 
     Returns:
-        A `DemoResult`: the summary written to `summary.json`, and the
-        held-out labels and probabilities.
+        A `DemoResult`: the summary written to `summary.json`, the held-out
+        labels and probabilities, and the held-out reports.
 
     Raises:
         ValueError: an unknown dataset, backbone or a bad number of epochs.
@@ -385,8 +344,8 @@ def run_demo(
     >>> with tempfile.TemporaryDirectory() as out:
     ...     result = run_demo(out, dataset="breast_cancer", epochs=5, verbose=0, print_fn=lambda line: None)
     ...     sorted(os.listdir(out))
-    ['reliability.png', 'roc.png', 'summary.json']
-    >>> result.summary["metrics"]["auc"] > 0.9
+    ['confusion.png', 'pr.png', 'reliability.png', 'roc.png', 'summary.json']
+    >>> result.summary["held_out_auc"] > 0.9
     True
     """
     _check_choice("dataset", dataset, DATASETS)
@@ -401,8 +360,9 @@ def run_demo(
     for name, value in (("epochs", epochs), ("pretrain_epochs", pretrain_epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "epochs" else 0):
             raise ValueError(f"{name} must be an int >= {1 if name == 'epochs' else 0}; received {value!r}.")
-    _, plt = _require()
+    _require()
 
+    import keras_binary
     from keras_binary import BinaryHead, SafeBCE
     from keras_binary.diagnostics import diagnose
 
@@ -413,11 +373,24 @@ def run_demo(
     rate = float(data.y_train.mean())
     batch = defaults["batch_size"]
     say = print_fn
+
+    def held_out(prob: np.ndarray, name: str, threshold: float = 0.5) -> Any:
+        return keras_binary.report(
+            data.y_test,
+            prob,
+            threshold=threshold,
+            n_bootstrap=N_BOOTSTRAP,
+            seed=seed,
+            num_bins=_RELIABILITY_BINS,
+            name=name,
+            verbose=0,
+        )
+
     say(f"keras_binary demo: {dataset}, backend {keras.backend.backend()}, backbone {backbone}")
     say(f"task: {data.task}")
     say(
-        f"binary data: {len(data.y_train)} training, {len(data.y_test)} held-out examples; "
-        f"positive rate {rate:.1%}"
+        f"binary data: {len(data.y_train)} training, {len(data.y_val)} validation, {len(data.y_test)} held-out "
+        f"examples; positive rate {rate:.1%}"
     )
 
     # 1. Pre-train (digits) and build the naive model.
@@ -428,7 +401,7 @@ def run_demo(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-        say(f"\n[1/4] pre-training {classifier.name} on {len(data.y_pre)} images, {data.n_classes} classes")
+        say(f"\n[1/6] pre-training {classifier.name} on {len(data.y_pre)} images, {data.n_classes} classes")
         inputs = keras.Input(data.x_train.shape[1:], name="image")
         pre_model = (
             keras.Model(inputs, classifier(front(inputs)), name="pretraining")
@@ -452,6 +425,7 @@ def run_demo(
         naive.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
         naive_text = "a Dense(1, 'sigmoid') stacked on the pre-trained classifier, its softmax top left on"
     else:
+        say("\n[1/6] no pre-training: tabular data, an MLP")
         naive = keras.Sequential(
             [
                 keras.Input(data.x_train.shape[1:], name="features"),
@@ -464,16 +438,22 @@ def run_demo(
         naive_text = "an MLP ending with Dense(1, activation='softmax') and categorical_crossentropy"
 
     # 2. Diagnose the naive model, and see what it scores.
-    say(f"\n[2/4] the naive model: {naive_text}")
+    say(f"\n[2/6] the naive model: {naive_text}")
     naive_report = diagnose(naive, data.x_train, data.y_train)
     say(str(naive_report))
     naive_epochs = min(epochs, NAIVE_EPOCHS)
     with warnings.catch_warnings():  # Keras's own warnings about the mistakes diagnosed above
         warnings.simplefilter("ignore")
         naive.fit(data.x_train, data.y_train, epochs=naive_epochs, batch_size=batch, verbose=0)
-        naive_prob = np.asarray(naive.predict(data.x_test, verbose=0), dtype="float64").reshape(-1)
-    naive_auc = _held_out_metrics(data.y_test, naive_prob)["auc"]
-    say(f"the naive model, trained {naive_epochs} epochs as written: held-out AUC {naive_auc:.3f}")
+        (naive_prob,) = _predict(naive, data.x_test)
+    naive_held_out = held_out(
+        naive_prob, "naive (classifier top left on)" if dataset == "digits" else "naive"
+    )
+    naive_values = naive_held_out.to_dict()
+    say(
+        f"the naive model, trained {naive_epochs} epochs as written: held-out AUC "
+        f"{_interval(naive_values, 'auc')}"
+    )
 
     # 3. The fix: the backbone's features, BinaryHead, SafeBCE, the metric pack.
     keras.utils.set_random_seed(seed)  # the same start, however much the naive model drew
@@ -491,7 +471,7 @@ def run_demo(
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=SafeBCE(), metrics=_metric_pack())
     fixed_report = diagnose(model, data.x_train, data.y_train)
     say(
-        f"\n[3/4] the fix: BinaryHead on the backbone's features, SafeBCE, metric pack. {fixed_report.headline()}"
+        f"\n[3/6] the fix: BinaryHead on the backbone's features, SafeBCE, metric pack. {fixed_report.headline()}"
     )
     for finding in fixed_report:
         say(str(finding))
@@ -523,17 +503,40 @@ def run_demo(
             optimizer=keras.optimizers.Adam(learning_rate / divisor), loss=SafeBCE(), metrics=_metric_pack()
         )
         model.fit(data.x_train, data.y_train, epochs=epochs - head_epochs, batch_size=batch, verbose=verbose)
+    (fixed_prob,) = _predict(model, data.x_test)
+    fixed_held_out = held_out(fixed_prob, "BinaryHead, before calibration")
+    say(
+        f"held-out AUC {_interval(fixed_held_out.to_dict(), 'auc')} (the naive model: {naive_values['auc']:.3f})"
+    )
 
-    # 4. Held-out evaluation and figures.
-    prob = np.asarray(model.predict(data.x_test, verbose=0), dtype="float64").reshape(-1)
-    figures = _held_out_metrics(data.y_test, prob)
-    fpr, tpr = roc_points(data.y_test, prob)
-    bins = reliability_bins(data.y_test, prob)
-    roc_path = os.path.join(out_dir, "roc.png")
-    reliability_path = os.path.join(out_dir, "reliability.png")
-    title = "digit 8 vs rest" if dataset == "digits" else "breast cancer: malignant"
-    _plot_roc(plt, roc_path, fpr, tpr, figures["auc"], title)
-    _plot_reliability(plt, reliability_path, bins, figures["ece"], title)
+    # 4. Calibration on the validation data.
+    calibrated = keras_binary.calibrate(model, data.x_val, data.y_val, batch_size=512, verbose=0)
+    temperature = float(calibrated.calibration.temperature)
+    say(
+        f"\n[4/6] calibration: temperature scaling fitted on the {len(data.y_val)} validation examples: "
+        f"T = {temperature:.3f} ({'softer' if temperature > 1 else 'sharper'} probabilities; the ranking, "
+        "hence the ROC curve, is unchanged)"
+    )
+
+    # 5. The operating point, chosen on the validation data.
+    val_prob, prob = _predict(calibrated, data.x_val, data.x_test)
+    choice = keras_binary.select_threshold(
+        data.y_val, val_prob, method="sensitivity", value=TARGET_SENSITIVITY
+    )
+    threshold = float(choice.threshold)
+    say(
+        f"\n[5/6] operating point for sensitivity >= {TARGET_SENSITIVITY:g}, chosen on the validation data: "
+        f"threshold {threshold:.4g} (there: sensitivity {choice.sensitivity:.3f}, "
+        f"specificity {choice.specificity:.3f})"
+    )
+
+    # 6. The decision, evaluated on held-out data.
+    final = held_out(prob, "BinaryHead, calibrated", threshold)
+    values = final.to_dict()
+    fixed_values = fixed_held_out.to_dict()
+    reports = {"naive": naive_held_out, "fixed": fixed_held_out, "final": final}
+    title = f"digit {POSITIVE_DIGIT} vs rest" if dataset == "digits" else "malignant tumour"
+    files = _write_figures(out_dir, reports, title)
     seconds = time.perf_counter() - start
     summary = {
         "dataset": dataset,
@@ -543,34 +546,76 @@ def run_demo(
         "seed": seed,
         "epochs": epochs,
         "pretrain_epochs": pretrain_epochs if dataset == "digits" else 0,
+        "noise": NOISE if dataset == "digits" else 0.0,
         "n_train": int(len(data.y_train)),
+        "n_val": int(len(data.y_val)),
         "n_test": int(len(data.y_test)),
         "positive_rate_train": round(rate, 6),
         "positive_rate_test": round(float(data.y_test.mean()), 6),
-        "metrics": {k: round(v, 6) for k, v in figures.items()},
+        "held_out_auc": values["auc"],
+        "held_out": values,
         "naive": {
             "findings": naive_report.codes,
             "ok": naive_report.ok,
             "epochs": naive_epochs,
-            "auc": round(naive_auc, 6),
+            "held_out_auc": naive_values["auc"],
+            "held_out": naive_values,
         },
         "fixed": {"findings": fixed_report.codes, "ok": fixed_report.ok},
         "fine_tuning": {"findings_if_unfrozen": unfrozen_codes, "head_epochs": head_epochs},
-        "reliability": {
-            k: [None if isinstance(v, float) and math.isnan(v) else v for v in vals]
-            for k, vals in bins.items()
+        "calibration": {
+            "fitted_on": "validation",
+            "temperature": temperature,
+            "validation": {
+                f"{name}_{when}": float(getattr(calibrated.calibration, f"{name}_{when}"))
+                for name in ("log_loss", "brier")
+                for when in ("before", "after")
+            },
+            "held_out_before": {
+                k: fixed_values[k] for k in ("ece", "brier", "log_loss") if k in fixed_values
+            },
+            "held_out_after": {k: values[k] for k in ("ece", "brier", "log_loss") if k in values},
         },
-        "files": {"roc": "roc.png", "reliability": "reliability.png"},
+        "operating_point": {
+            "method": "sensitivity",
+            "target": TARGET_SENSITIVITY,
+            "chosen_on": "validation",
+            "threshold": threshold,
+            "validation": {
+                "sensitivity": float(choice.sensitivity),
+                "specificity": float(choice.specificity),
+            },
+            "held_out": {
+                k: values[k]
+                for k in ("sensitivity", "sensitivity_ci", "specificity", "specificity_ci", "ppv", "npv")
+                if k in values
+            },
+        },
+        "files": files,
         "seconds": round(seconds, 2),
     }
     summary_path = os.path.join(out_dir, "summary.json")
     with open(summary_path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, allow_nan=False)
         f.write("\n")
-    say(f"\n[4/4] held-out ({len(data.y_test)} examples never used for training):")
+    before, after = summary["calibration"]["held_out_before"], summary["calibration"]["held_out_after"]
+    say(f"\n[6/6] held out ({len(data.y_test)} examples no step has used):")
+    say(f"  AUC {_interval(values, 'auc')}   average precision {values['average_precision']:.3f}")
     say(
-        f"  accuracy {figures['accuracy']:.3f}   AUC {figures['auc']:.3f}   MCC {figures['mcc']:.3f}   "
-        f"ECE {figures['ece']:.3f}   (naive model: AUC {naive_auc:.3f})"
+        f"  calibration, before -> after temperature scaling: ECE {before['ece']:.3f} -> {after['ece']:.3f}, "
+        f"Brier {before['brier']:.4f} -> {after['brier']:.4f}, log loss {before['log_loss']:.4f} -> "
+        f"{after['log_loss']:.4f}"
     )
-    say(f"  wrote {roc_path}, {reliability_path} and {summary_path} in {seconds:.1f} s")
-    return DemoResult(summary, data.y_test, prob)
+    say(
+        f"  at threshold {threshold:.4g}: sensitivity {_interval(values, 'sensitivity')}, "
+        f"specificity {_interval(values, 'specificity')} (target {TARGET_SENSITIVITY:g} on validation)"
+    )
+    say(f"  tp {values['tp']:g}  fp {values['fp']:g}  tn {values['tn']:g}  fn {values['fn']:g}")
+    if values["sensitivity"] < TARGET_SENSITIVITY:
+        say(
+            f"  below the target on held-out data: a threshold chosen on {int(data.y_val.sum())} validation "
+            "positives is itself uncertain (see the interval); choose it on more validation data"
+        )
+    written = ", ".join(files.values())
+    say(f"  wrote {written} and summary.json into {out_dir} in {seconds:.1f} s")
+    return DemoResult(summary, data.y_test, prob, reports)

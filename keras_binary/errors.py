@@ -45,6 +45,13 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB206": ("value", "A softmax pair does not sum to 1"),
     "KB207": ("value", "Predictions contain NaN or infinite logits"),
     "KB208": ("value", "Labels of shape (N, 2) are not one-hot"),
+    # Values, found by the evaluation tools (issue 13).
+    "KB211": ("value", "More than two distinct label values"),
+    "KB212": ("value", "pos_label does not occur in the labels"),
+    "KB213": ("value", "Labels need an explicit pos_label"),
+    "KB214": ("value", "Soft labels where 0/1 labels are needed"),
+    "KB215": ("value", "Both classes are needed to fit a threshold or a temperature"),
+    "KB216": ("value", "No threshold reaches the target rate"),
     # Configuration, found when an object is made.
     "KB301": ("config", "Invalid argument value"),
     "KB302": ("config", "One unit with a softmax activation"),
@@ -70,6 +77,14 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB343": ("config", "convert_head: a model with several outputs"),
     "KB344": ("config", "Non-finite weights or inputs"),
     "KB345": ("config", "convert_head: a model that cannot be rebuilt"),
+    # Configuration of the evaluation tools (issue 13).
+    "KB360": ("config", "The evaluate extra is not installed"),
+    "KB361": ("config", "Invalid decision threshold"),
+    "KB362": ("config", "Invalid operating-point method or target"),
+    "KB363": ("config", "Invalid bootstrap settings"),
+    "KB364": ("config", "Invalid temperature"),
+    "KB365": ("config", "A model's data without labels"),
+    "KB366": ("config", "A model with several outputs"),
 }
 
 

@@ -14,6 +14,7 @@ produced the input), so they run once, while the model is built.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,6 +148,22 @@ def _check_prior(prior: Any) -> float | None:
     return float(prior)
 
 
+def _check_threshold(threshold: Any, where: str = "BinaryHead") -> float | None:
+    """A decision threshold: `None`, or a probability in [0, 1] (`KB361`)."""
+    if threshold is None:
+        return None
+    ok = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
+    if not ok or not 0.0 <= float(threshold) <= 1.0:
+        raise BinaryConfigError(
+            "KB361",
+            "a decision threshold is a probability in [0, 1]: a probability above it is a positive.",
+            received=f"threshold={threshold!r} in {where}",
+            expected="a float in [0, 1], or None for the default 0.5",
+            fix=f"{where}(threshold=keras_binary.select_threshold(y_val, p_val, method='youden').threshold)",
+        )
+    return float(threshold)
+
+
 def _check_data_format(data_format: Any) -> str:
     if data_format is None:
         return keras.config.image_data_format()
@@ -272,6 +289,11 @@ class BinaryHead(keras.layers.Layer):
             `keras.config.image_data_format()`.
         allow_classifier_input: accept an input that comes from a softmax over
             K > 2 classes (class probabilities used as features on purpose).
+        threshold: the decision threshold (a probability) chosen for this
+            model, e.g. by `keras_binary.select_threshold`; kept in the
+            config and the `.keras` file and used by
+            `keras_binary.predict_classes` and `keras_binary.report`.
+            `None`: no operating point chosen, `0.5` is used.
         name: the layer's name.
         dtype: the layer's dtype or dtype policy.
         **kwargs: other `keras.layers.Layer` arguments, e.g. `trainable`.
@@ -314,9 +336,11 @@ class BinaryHead(keras.layers.Layer):
         dtype: Any = None,
         hidden_activation: Any = "relu",
         bias_regularizer: Any = None,
+        threshold: float | None = None,
         **kwargs: Any,
     ):
         super().__init__(name=name, dtype=dtype, **kwargs)
+        self.threshold = _check_threshold(threshold)
         self.units = _check_units(units)
         self.activation = _resolve_output_activation(self.units, activation)
         self.pooling = _check_pooling(pooling)
@@ -364,6 +388,15 @@ class BinaryHead(keras.layers.Layer):
             **self._dense_args(),
         )
         self.supports_masking = True
+
+    @property
+    def threshold(self) -> float | None:
+        """The stored decision threshold (a probability), or `None`; validated when set."""
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value: float | None) -> None:
+        self._threshold = _check_threshold(value)
 
     def _dense_args(self) -> dict:
         # Fresh initializer and regularizer objects for every Dense layer.
@@ -564,6 +597,7 @@ class BinaryHead(keras.layers.Layer):
                 "bias_init_prior": self.bias_init_prior,
                 "data_format": self.data_format,
                 "allow_classifier_input": self.allow_classifier_input,
+                "threshold": self.threshold,
             }
         )
         return config

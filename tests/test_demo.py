@@ -1,33 +1,27 @@
-"""Tests of keras_binary.demo: the figures, checked against independent references.
+"""Tests of keras_binary.demo: the story it tells, each figure checked against an independent reference.
 
-The demo trains real models, so these tests use reduced settings (fewer
-epochs); the thresholds are the ones the issue sets for the defaults where
-the reduced setting reaches them reliably (measured over several seeds).
+The digits demo runs with its default settings, since the issue's bar (a
+held-out AUC between 0.95 and 0.995, so that the curves carry information)
+is set for the default run.
 """
 
 from __future__ import annotations
 
 import json
-import math
 
-import keras
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 from matplotlib import image  # noqa: E402
-from sklearn.metrics import matthews_corrcoef, roc_auc_score  # noqa: E402
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score  # noqa: E402
 
-import keras_binary  # noqa: E402
 from keras_binary import demo  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-FIGURE_SHAPE = (440, 480)  # figsize (4.8, 4.4) at 100 dpi
+FIGURES = {"roc": "roc.png", "pr": "pr.png", "confusion": "confusion.png", "reliability": "reliability.png"}
 
 
 def reference_ece(y, p, num_bins):
@@ -41,49 +35,75 @@ def check_figure(path):
     with open(path, "rb") as f:
         assert f.read(8) == PNG_SIGNATURE, path
     pixels = image.imread(path)
-    assert pixels.shape[:2] == FIGURE_SHAPE
+    assert min(pixels.shape[:2]) >= 400, path  # readable, not a thumbnail
     assert pixels.std() > 0.05, f"{path} is blank"
 
 
 def check_result(result, out_dir):
     summary, y, p = result.summary, result.y_true, result.y_prob
     assert json.loads((out_dir / "summary.json").read_text()) == summary
-    for name in ("roc.png", "reliability.png"):
+    assert summary["files"] == FIGURES
+    for name in FIGURES.values():
         check_figure(out_dir / name)
-    metrics = summary["metrics"]
+    held_out = summary["held_out"]
     # Each reported figure against an independent float64 reference.
-    assert metrics["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-5)
-    assert metrics["accuracy"] == pytest.approx(np.mean((p > 0.5) == y), abs=1e-5)
-    assert metrics["mcc"] == pytest.approx(matthews_corrcoef(y, p > 0.5), abs=1e-4)
-    assert metrics["ece"] == pytest.approx(reference_ece(y, p, demo._RELIABILITY_BINS), abs=1e-4)
-    bins = summary["reliability"]
-    assert sum(bins["count"]) == len(y) == summary["n_test"]
-    return metrics
+    assert summary["held_out_auc"] == held_out["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-9)
+    assert held_out["average_precision"] == pytest.approx(average_precision_score(y, p), abs=1e-9)
+    assert held_out["brier"] == pytest.approx(brier_score_loss(y, p), abs=1e-9)
+    assert held_out["log_loss"] == pytest.approx(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)), abs=1e-4)
+    assert held_out["ece"] == pytest.approx(reference_ece(y, p, demo._RELIABILITY_BINS), abs=1e-9)
+    low, high = held_out["auc_ci"]
+    assert low < held_out["auc"] < high
+    # The operating point: chosen on validation, evaluated on held-out data.
+    point = summary["operating_point"]
+    t = point["threshold"]
+    assert point["chosen_on"] == "validation" and held_out["threshold"] == t
+    assert point["validation"]["sensitivity"] >= demo.TARGET_SENSITIVITY
+    predicted = p > t
+    assert held_out["tp"] == np.sum(predicted & (y == 1)) and held_out["fp"] == np.sum(predicted & (y == 0))
+    assert point["held_out"]["sensitivity"] == pytest.approx(np.mean(predicted[y == 1]))
+    assert point["held_out"]["specificity"] == pytest.approx(np.mean(~predicted[y == 0]))
+    # Calibration: a monotone map fitted on validation data.
+    calibration = summary["calibration"]
+    assert calibration["validation"]["log_loss_after"] <= calibration["validation"]["log_loss_before"]
+    fixed = result.reports["fixed"]
+    assert held_out["auc"] == pytest.approx(fixed.auc, abs=2e-3)  # the ranking is (nearly) unchanged: float32
+    assert calibration["held_out_before"]["brier"] == pytest.approx(
+        brier_score_loss(y, fixed.y_score), abs=1e-9
+    )
+    # The naive model, on the same held-out examples.
+    naive = result.reports["naive"]
+    np.testing.assert_array_equal(naive.y_true, y)
+    assert summary["naive"]["held_out_auc"] == pytest.approx(roc_auc_score(y, naive.y_score), abs=1e-9)
+    return held_out
 
 
-def test_digits_demo_reduced(tmp_path):
+def test_digits_demo_defaults(tmp_path):
     lines = []
-    result = demo.run_demo(tmp_path, epochs=4, pretrain_epochs=2, verbose=0, print_fn=lines.append)
-    metrics = check_result(result, tmp_path)
+    result = demo.run_demo(tmp_path, verbose=0, print_fn=lines.append)
+    held_out = check_result(result, tmp_path)
     summary = result.summary
-    assert metrics["auc"] >= 0.95
-    assert metrics["mcc"] >= 0.5 and metrics["ece"] <= 0.1
-    # The naive model: its classifier top is found, and it scores worse than the fix.
+    assert 0.95 <= held_out["auc"] <= 0.995  # the issue's bar: informative curves, not a square
+    # The naive model: its classifier top is found, and it scores far worse than the fix.
     assert {"KBD001", "KBD012"} <= set(summary["naive"]["findings"]) and not summary["naive"]["ok"]
-    assert summary["naive"]["auc"] < metrics["auc"]
+    assert summary["naive"]["held_out_auc"] < held_out["auc"] - 0.1
     assert summary["fixed"] == {"findings": [], "ok": True}
     assert summary["fine_tuning"]["findings_if_unfrozen"] == ["KBD013"]
     assert 0.05 < summary["positive_rate_test"] < 0.15  # digit 8 vs the rest
+    assert summary["n_train"] + summary["n_val"] + summary["n_test"] < 1797
     text = "\n".join(lines)
-    assert "error KBD001" in text and "held-out" in text
+    assert "error KBD001" in text and "chosen on the validation data" in text and "held out" in text
+    assert "[6/6]" in text and "Traceback" not in text
 
 
 def test_breast_cancer_demo_defaults(tmp_path):
     result = demo.run_demo(tmp_path, dataset="breast_cancer", verbose=0, print_fn=lambda line: None)
-    metrics = check_result(result, tmp_path)
-    assert metrics["auc"] >= 0.97  # the issue's bar, at the default settings
+    held_out = check_result(result, tmp_path)
+    assert held_out["auc"] >= 0.97  # at the default settings
     assert set(result.summary["naive"]["findings"]) == {"KBD002", "KBD003"}
-    assert result.summary["naive"]["auc"] == pytest.approx(0.5)  # a 1-unit softmax is constant
+    # A 1-unit softmax is constant (up to float32 rounding, which the exact AUC ranks): no skill.
+    assert np.ptp(result.reports["naive"].y_score) < 1e-6
+    assert result.summary["naive"]["held_out_auc"] == pytest.approx(0.5, abs=0.05)
 
 
 def test_bad_arguments_are_refused_before_any_work(tmp_path):
@@ -99,32 +119,13 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path):
     assert not (tmp_path / "never").exists()
 
 
-scores = arrays("float64", st.integers(2, 40), elements=st.floats(0, 1, width=32))
-
-
-@given(scores, st.data())
-def test_roc_points_match_sklearn(p, data):
-    y = np.asarray(data.draw(arrays("int64", len(p), elements=st.integers(0, 1))))
-    if y.min() == y.max():
-        y[0] = 1 - y[0]
-    fpr, tpr = demo.roc_points(y, p)
-    assert fpr[0] == tpr[0] == 0.0 and fpr[-1] == tpr[-1] == 1.0
-    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
-    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
-
-
-@given(scores, st.integers(1, 12), st.data())
-def test_reliability_bins_give_the_ece_metric(p, num_bins, data):
-    y = np.asarray(data.draw(arrays("int64", len(p), elements=st.integers(0, 1))), "float64")
-    bins = demo.reliability_bins(y, p, num_bins)
-    counts = np.array(bins["count"])
-    assert counts.sum() == len(p)
-    mean_prob = np.nan_to_num(np.array(bins["mean_prob"]))
-    rate = np.nan_to_num(np.array(bins["positive_rate"]))
-    ece = float(np.sum(counts * np.abs(rate - mean_prob)) / len(p))
-    assert ece == pytest.approx(reference_ece(y, p, num_bins), abs=1e-12)
-    metric = keras_binary.metrics.ECE(num_bins=num_bins)
-    metric.update_state(y, p.astype("float32"))
-    assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(ece, abs=1e-5)
-    for b in np.flatnonzero(counts == 0):
-        assert math.isnan(bins["mean_prob"][b]) and math.isnan(bins["positive_rate"][b])
+def test_digit_splits_are_disjoint_and_noisy():
+    data = demo._digits(0)
+    # Every split is a different set of images: none appears twice.
+    flat = np.concatenate([data.x_pre, data.x_train, data.x_val, data.x_test]).reshape(-1, 64)
+    assert len(np.unique(flat, axis=0)) == len(flat)
+    assert len(data.y_pre) + len(data.y_train) + len(data.y_val) + len(data.y_test) < 1797  # 8s out of pre
+    assert data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0
+    # The noise: the clean digits take only the 17 values k/16.
+    assert len(np.unique(data.x_test)) > 1000
+    assert demo._digits(0).x_val.tobytes() == data.x_val.tobytes()  # seeded

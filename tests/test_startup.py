@@ -27,7 +27,8 @@ sys.argv = ["/usr/bin/keras-binary"]
 from keras_binary.cli import main
 codes = {}
 for argv in (["--help"], ["--version"], ["explain", "KB202"], ["explain", "nope"], ["frobnicate"],
-             ["doctor"], ["doctor", "missing.keras"], ["demo", "--help"], ["doctor", "--help"]):
+             ["doctor"], ["doctor", "missing.keras"], ["demo", "--help"], ["doctor", "--help"],
+             ["report", "--help"], ["report"]):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         codes[" ".join(argv)] = main(argv)
 print(json.dumps({"codes": codes, "modules": sorted(sys.modules)}))
@@ -61,6 +62,8 @@ def test_help_version_explain_and_bad_usage_import_no_backend(tmp_path):
         "doctor missing.keras": 2,
         "demo --help": 0,
         "doctor --help": 0,
+        "report --help": 0,
+        "report": 2,
     }
     loaded = {m.split(".")[0] for m in data["modules"]}
     assert loaded.isdisjoint(BACKEND_MODULES), sorted(loaded & set(BACKEND_MODULES))

@@ -1,4 +1,4 @@
-"""The `keras-binary` command line: `doctor`, `demo` and `explain`.
+"""The `keras-binary` command line: `doctor`, `report`, `demo` and `explain`.
 
 Installed as the `keras-binary` console script, and runnable as
 `python -m keras_binary`. Exit codes: 0 when no error was found (or the demo
@@ -38,6 +38,7 @@ __all__ = ["main"]
 # name -> module, in the order `--help` lists them.
 COMMANDS = {
     "doctor": "keras_binary.cli._doctor",
+    "report": "keras_binary.cli._report",
     "demo": "keras_binary.cli._demo",
     "explain": "keras_binary.cli._explain",
 }
@@ -47,6 +48,8 @@ examples:
   keras-binary doctor model.keras                    check a saved model
   keras-binary doctor model.keras --data batch.npz   ... with a sample of its data
   keras-binary doctor model.keras --json             machine-readable report
+  keras-binary report model.keras --data test.npz   ROC, PR, confusion matrix, calibration of your model
+  keras-binary report model.keras --data test.npz --val-data val.npz --target-sensitivity 0.95
   keras-binary explain KB202                         what an error code means, and its fix
   keras-binary demo                                  transfer learning end to end, figures in ./out
   keras-binary demo --dataset breast_cancer --out results
@@ -65,7 +68,7 @@ def _parser() -> Parser:
     parser = Parser(
         prog=PROG,
         description="Binary classification in Keras that is never silently wrong: diagnose a model, "
-        "explain an error code, or run the demo.",
+        "report on it with your data, explain an error code, or run the demo.",
         epilog=_MAIN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

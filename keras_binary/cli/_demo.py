@@ -12,8 +12,9 @@ NEEDS_KERAS = True
 HELP = "transfer learning end to end on data shipped with scikit-learn"
 DESCRIPTION = (
     "Pre-trains a small backbone on a multi-class task, diagnoses the naive model "
-    "(the classifier top left on), replaces the top with BinaryHead, trains with SafeBCE and the "
-    "metric pack, and reports held-out accuracy, AUC, MCC and calibration (ECE)."
+    "(the classifier top left on), replaces the top with BinaryHead, trains with SafeBCE, "
+    "calibrates on validation data, chooses the threshold for a target sensitivity on validation "
+    "data, and reports it on held-out data with bootstrap intervals."
 )
 EPILOG = """\
 examples:
@@ -22,7 +23,7 @@ examples:
   keras-binary demo --backbone mobilenetv2           keras.applications.MobileNetV2 (a few minutes)
   keras-binary demo --dataset breast_cancer          tabular medical data, an MLP
 
-Writes roc.png, reliability.png and summary.json into --out. Needs
+Writes roc.png, pr.png, confusion.png, reliability.png and summary.json into --out. Needs
 scikit-learn and matplotlib: pip install "keras-binary[evaluate]".
 """
 

@@ -1,0 +1,287 @@
+"""The report's statistics and their stratified bootstrap, vectorised in NumPy.
+
+Point estimates of the ranking and probability scores come from
+scikit-learn (`roc_auc_score`, `average_precision_score`, `brier_score_loss`,
+`log_loss`); the ECE has the definition of `keras_binary.metrics.ECE`; the
+rates at the threshold come from the weighted confusion matrix (a probability
+above the threshold is a positive, as in the metrics).
+
+The bootstrap resamples the positives and the negatives separately, each with
+replacement and to its own size (a stratified bootstrap: every resample has
+the data's prevalence), and takes percentile intervals. A resample is a
+vector of counts, one per example, so every statistic of a resample is a
+weighted sum over the examples, sorted once: the confusion matrix, Brier, log
+loss and ECE bins are one matrix product, and the ROC AUC and average
+precision come from cumulative sums over the distinct scores. Resamples are
+processed in chunks of about two million counts, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Any
+
+import numpy as np
+
+from keras_binary.evaluation._deps import require
+
+# The statistics that get an interval, in the order of the report.
+SCORES = ("auc", "average_precision", "brier", "ece", "log_loss")
+RATES = ("sensitivity", "specificity", "ppv", "npv", "f1", "mcc", "balanced_accuracy")
+WITH_INTERVAL = SCORES + RATES
+
+# Counts per chunk of resamples (each a float64 matrix of this many entries).
+_CHUNK_ENTRIES = 2_000_000
+
+
+def _div(a: Any, b: Any) -> Any:
+    """a / b, NaN where b == 0: an undefined rate is never a plausible number."""
+    a = np.asarray(a, dtype="float64")
+    b = np.asarray(b, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+
+
+def rates(tp: Any, fp: Any, tn: Any, fn: Any) -> dict[str, Any]:
+    """Sensitivity, specificity, PPV, NPV, F1, MCC and balanced accuracy of a confusion matrix.
+
+    Works element-wise on arrays (one confusion matrix per resample). A rate
+    whose denominator is zero is NaN (e.g. the PPV with no predicted
+    positive, or the MCC when a row or column of the matrix is empty).
+
+    Example:
+
+    >>> r = rates(8, 2, 6, 4)
+    >>> round(float(r["sensitivity"]), 3), round(float(r["ppv"]), 3), round(float(r["mcc"]), 3)
+    (0.667, 0.8, 0.408)
+    >>> float(rates(0, 0, 5, 5)["ppv"])
+    nan
+    """
+    tp, fp, tn, fn = (np.asarray(v, dtype="float64") for v in (tp, fp, tn, fn))
+    sensitivity = _div(tp, tp + fn)
+    specificity = _div(tn, tn + fp)
+    with np.errstate(invalid="ignore"):
+        mcc_den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return {
+        "sensitivity": sensitivity,
+        "specificity": specificity,
+        "ppv": _div(tp, tp + fp),
+        "npv": _div(tn, tn + fn),
+        "f1": _div(2 * tp, 2 * tp + fp + fn),
+        "mcc": _div(tp * tn - fp * fn, mcc_den),
+        "balanced_accuracy": (sensitivity + specificity) / 2,
+    }
+
+
+def ece(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, num_bins: int = 15) -> float:
+    """Expected calibration error, as `keras_binary.metrics.ECE` defines it, in float64.
+
+    `sum_b |sum of labels in b - sum of p in b| / total weight` over
+    `num_bins` equal-width bins (the last one also holds `p = 1`).
+
+    Example:
+
+    >>> round(ece(np.array([0, 1, 1, 1]), np.array([0.2, 0.3, 0.7, 0.9]), num_bins=2), 6)
+    0.225
+    """
+    w = np.ones_like(p, dtype="float64") if w is None else w
+    bins = np.clip(np.floor(p * num_bins).astype("int64"), 0, num_bins - 1)
+    gap = np.bincount(bins, weights=w * (y - p), minlength=num_bins)
+    total = float(np.sum(w))
+    return float(np.sum(np.abs(gap)) / total) if total > 0 else float("nan")
+
+
+def point_estimates(
+    y: np.ndarray, p: np.ndarray, w: np.ndarray | None, threshold: float, num_bins: int = 15
+) -> dict[str, float]:
+    """Every statistic of the report on the data itself.
+
+    Returns:
+        A dict with `n`, `n_positive`, `n_negative`, `prevalence`, `tp`,
+        `fp`, `tn`, `fn` (weighted counts), the `SCORES` and the `RATES`;
+        NaN where a statistic is undefined (one class only, ...).
+    """
+    metrics = require("sklearn.metrics")
+    weights = np.ones_like(p) if w is None else w
+    positive = y == 1
+    predicted = p > threshold
+    tp = float(np.sum(weights[positive & predicted]))
+    fn = float(np.sum(weights[positive & ~predicted]))
+    fp = float(np.sum(weights[~positive & predicted]))
+    tn = float(np.sum(weights[~positive & ~predicted]))
+    both = tp + fn > 0 and fp + tn > 0
+    out: dict[str, float] = {
+        "n": int(y.size),
+        "n_positive": int(positive.sum()),
+        "n_negative": int((~positive).sum()),
+        "prevalence": float(_div(tp + fn, tp + fn + fp + tn)),
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+    }
+    nan = float("nan")
+    out["auc"] = float(metrics.roc_auc_score(y, p, sample_weight=w)) if both else nan
+    out["average_precision"] = (
+        float(metrics.average_precision_score(y, p, sample_weight=w)) if tp + fn > 0 else nan
+    )
+    if y.size and np.sum(weights) > 0:
+        out["brier"] = float(metrics.brier_score_loss(y, p, sample_weight=w))
+        out["log_loss"] = float(metrics.log_loss(y, p, sample_weight=w, labels=[0, 1]))
+    else:
+        out["brier"] = out["log_loss"] = nan
+    out["ece"] = ece(y, p, w, num_bins)
+    out.update({k: float(v) for k, v in rates(tp, fp, tn, fn).items()})
+    return out
+
+
+def _counts(rng: np.random.Generator, rows: int, size: int) -> np.ndarray:
+    """`rows` resamples with replacement of `size` items, as counts (rows, size)."""
+    if size == 0:
+        return np.zeros((rows, 0))
+    draws = rng.integers(0, size, size=(rows, size))
+    draws += np.arange(rows)[:, None] * size
+    return np.bincount(draws.ravel(), minlength=rows * size).reshape(rows, size).astype("float64")
+
+
+class _Sorted:
+    """The data sorted by decreasing score, with everything a resample needs."""
+
+    def __init__(self, y, p, w, threshold, num_bins):
+        order = np.argsort(-p, kind="stable")
+        self.y = y[order]
+        self.p = p[order]
+        self.w = np.ones_like(self.p) if w is None else w[order]
+        self.pos = np.flatnonzero(self.y == 1)
+        self.neg = np.flatnonzero(self.y == 0)
+        self.starts = (
+            np.flatnonzero(np.r_[True, self.p[1:] != self.p[:-1]]) if p.size else np.zeros(0, "int64")
+        )
+        predicted = (self.p > threshold).astype("float64")
+        y_, p_, w_ = self.y, self.p, self.w
+        eps = np.finfo("float64").eps
+        pc = np.clip(p_, eps, 1 - eps)
+        bins = np.clip(np.floor(p_ * num_bins).astype("int64"), 0, num_bins - 1)
+        ece_columns = np.zeros((p_.size, num_bins))
+        ece_columns[np.arange(p_.size), bins] = w_ * (y_ - p_)
+        # One column per linear statistic: tp, fn, fp, tn, total weight, Brier and log-loss sums, ECE bins.
+        self.linear = np.column_stack(
+            [
+                w_ * y_ * predicted,
+                w_ * y_ * (1 - predicted),
+                w_ * (1 - y_) * predicted,
+                w_ * (1 - y_) * (1 - predicted),
+                w_,
+                w_ * (y_ - p_) ** 2,
+                -w_ * (y_ * np.log(pc) + (1 - y_) * np.log1p(-pc)),
+                ece_columns,
+            ]
+        )
+
+    def stats(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """The statistics of resamples given as counts, shape (rows, n) in sorted order."""
+        lin = counts @ self.linear
+        tp, fn, fp, tn, total = (lin[:, i] for i in range(5))
+        out = {
+            "brier": _div(lin[:, 5], total),
+            "log_loss": _div(lin[:, 6], total),
+            "ece": _div(np.abs(lin[:, 7:]).sum(axis=1), total),
+        }
+        weighted = counts * self.w
+        if self.starts.size:
+            d_tp = np.add.reduceat(weighted * self.y, self.starts, axis=1)
+            d_fp = np.add.reduceat(weighted * (1 - self.y), self.starts, axis=1)
+        else:
+            d_tp = d_fp = np.zeros((counts.shape[0], 1))
+        c_tp = np.cumsum(d_tp, axis=1)
+        c_fp = np.cumsum(d_fp, axis=1)
+        all_tp, all_fp = c_tp[:, -1], c_fp[:, -1]
+        # Positives of a group rank above the negatives of later groups, and tie with their own.
+        above = np.sum(d_tp * (all_fp[:, None] - c_fp + 0.5 * d_fp), axis=1)
+        out["auc"] = _div(above, all_tp * all_fp)
+        precision = _div(c_tp, c_tp + c_fp)
+        out["average_precision"] = _div(np.sum(d_tp * np.nan_to_num(precision), axis=1), all_tp)
+        out.update(rates(tp, fp, tn, fn))
+        return out
+
+
+def bootstrap(
+    y: np.ndarray,
+    p: np.ndarray,
+    w: np.ndarray | None,
+    threshold: float,
+    n_bootstrap: int,
+    seed: int | None,
+    num_bins: int = 15,
+) -> dict[str, np.ndarray]:
+    """The statistics of `n_bootstrap` stratified resamples.
+
+    Args:
+        y: 0/1 labels, float64, rank 1.
+        p: probabilities, float64, rank 1.
+        w: weights or `None`.
+        threshold: the decision threshold.
+        n_bootstrap: the number of resamples.
+        seed: the seed of `numpy.random.default_rng`.
+        num_bins: the ECE bins.
+
+    Returns:
+        A dict of arrays of shape `(n_bootstrap,)`, one per name of `WITH_INTERVAL`.
+
+    Example:
+
+    >>> y = np.array([0.0, 0.0, 1.0, 1.0]); p = np.array([0.1, 0.6, 0.4, 0.9])
+    >>> sorted(bootstrap(y, p, None, 0.5, 10, seed=0)) == sorted(WITH_INTERVAL)
+    True
+    """
+    try:  # a dependency of scikit-learn; several BLAS threads only fight over small products
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        limits: Any = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(1, user_api="blas")
+    with limits:
+        return _bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins)
+
+
+def _bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins):
+    data = _Sorted(y, p, w, threshold, num_bins)
+    n = p.size
+    rng = np.random.default_rng(seed)
+    rows = max(1, _CHUNK_ENTRIES // max(n, 1))
+    parts: dict[str, list] = {name: [] for name in WITH_INTERVAL}
+    done = 0
+    while done < n_bootstrap:
+        r = min(rows, n_bootstrap - done)
+        counts = np.zeros((r, n))
+        counts[:, data.pos] = _counts(rng, r, data.pos.size)
+        counts[:, data.neg] = _counts(rng, r, data.neg.size)
+        for name, values in data.stats(counts).items():
+            parts[name].append(values)
+        done += r
+    return {name: np.concatenate(values) if values else np.zeros(0) for name, values in parts.items()}
+
+
+def identity_stats(y: np.ndarray, p: np.ndarray, w: np.ndarray | None, threshold: float, num_bins: int = 15):
+    """The resampling formulas applied to the data itself (every count 1); a check of `bootstrap`."""
+    data = _Sorted(y, p, w, threshold, num_bins)
+    return {k: float(v[0]) for k, v in data.stats(np.ones((1, p.size))).items()}
+
+
+def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The percentile interval of the defined (non-NaN) resampled values; NaN if none.
+
+    Example:
+
+    >>> [round(v, 6) for v in percentile_interval(np.arange(101.0), 0.9)]
+    [5.0, 95.0]
+    """
+    finite = values[~np.isnan(values)]
+    if finite.size == 0:
+        return (float("nan"), float("nan"))
+    alpha = (1 - confidence) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.quantile(finite, [alpha, 1 - alpha])
+    return (float(low), float(high))

@@ -1,0 +1,386 @@
+"""`report`: a binary classifier's scores summarised, with bootstrap intervals."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import pathlib
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_binary.errors import BinaryConfigError
+from keras_binary.evaluation import _data, _stats
+from keras_binary.layers import _check_threshold
+
+_LABELS = {
+    "auc": "ROC AUC",
+    "average_precision": "Average precision",
+    "brier": "Brier score",
+    "ece": "ECE",
+    "log_loss": "Log loss",
+    "sensitivity": "Sensitivity (recall)",
+    "specificity": "Specificity",
+    "ppv": "PPV (precision)",
+    "npv": "NPV",
+    "f1": "F1",
+    "mcc": "MCC",
+    "balanced_accuracy": "Balanced accuracy",
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BinaryReport:
+    """What `keras_binary.report` measured: scores, rates at a threshold, intervals.
+
+    Every statistic is an attribute (`report.auc`, `report.sensitivity`,
+    `report.tp`, ...) and its interval is `report.<name>_ci`, a `(low, high)`
+    tuple. An undefined statistic (the AUC with one class only, the PPV with
+    no predicted positive) is NaN, never a plausible number.
+
+    Attributes:
+        y_true: the canonical 0/1 labels, float64, rank 1.
+        y_score: the positive-class probabilities, float64, rank 1.
+        sample_weight: the weights, float64, rank 1, or `None`.
+        threshold: the decision threshold (a probability above it is a positive).
+        name: a name for legends and the summary.
+        values: every statistic by name (see `to_dict`).
+        intervals: `(low, high)` by name, for the statistics with an interval.
+        confidence: the level of the intervals, e.g. `0.95`.
+        n_bootstrap: the number of bootstrap resamples (`0`: no intervals).
+        seed: the seed of the bootstrap.
+        num_bins: the number of equal-width bins of the ECE.
+
+    Example:
+
+    >>> r = keras_binary.report([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], n_bootstrap=200)
+    >>> r.auc, r.tp, r.fp, r.sensitivity
+    (0.75, 1.0, 1.0, 0.5)
+    >>> low, high = r.auc_ci
+    >>> 0.0 <= low <= high <= 1.0
+    True
+    """
+
+    y_true: np.ndarray
+    y_score: np.ndarray
+    sample_weight: np.ndarray | None
+    threshold: float
+    name: str = "model"
+    values: dict = dataclasses.field(default_factory=dict)
+    intervals: dict = dataclasses.field(default_factory=dict)
+    confidence: float = 0.95
+    n_bootstrap: int = 0
+    seed: int | None = 0
+    num_bins: int = 15
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names that are not fields: the statistics.
+        values = self.__dict__.get("values", {})
+        intervals = self.__dict__.get("intervals", {})
+        if name in values:
+            return values[name]
+        if name.endswith("_ci") and name[:-3] in _stats.WITH_INTERVAL:
+            return intervals.get(name[:-3], (math.nan, math.nan))
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def to_dict(self) -> dict:
+        """The report as plain floats, ints, strings and lists, ready for `json.dump`.
+
+        Keys: `name`, `n`, `n_positive`, `n_negative`, `prevalence`,
+        `threshold`, `tp`, `fp`, `tn`, `fn`, every statistic (`auc`,
+        `average_precision`, `brier`, `ece`, `log_loss`, `sensitivity`,
+        `specificity`, `ppv`, `npv`, `f1`, `mcc`, `balanced_accuracy`) and its
+        interval `<name>_ci` as `[low, high]`, and the bootstrap settings
+        (`confidence`, `n_bootstrap`, `seed`, `interval_method`). An undefined
+        value (NaN) is `None`, which JSON writes as `null`.
+
+        Example:
+
+        >>> import json
+        >>> d = keras_binary.report([0, 1, 1], [0.2, 0.7, 0.4], n_bootstrap=0).to_dict()
+        >>> d["auc"], d["tp"], d["auc_ci"]
+        (1.0, 1.0, [None, None])
+        >>> json.loads(json.dumps(d))["ppv"]
+        1.0
+        """
+        out: dict[str, Any] = {"name": str(self.name)}
+        for key in ("n", "n_positive", "n_negative"):
+            out[key] = int(self.values[key])
+        out["prevalence"] = _plain(self.values["prevalence"])
+        out["threshold"] = float(self.threshold)
+        for key in ("tp", "fp", "tn", "fn"):
+            out[key] = _plain(self.values[key])
+        for key in _stats.WITH_INTERVAL:
+            out[key] = _plain(self.values[key])
+            out[f"{key}_ci"] = [_plain(v) for v in self.intervals.get(key, (math.nan, math.nan))]
+        out["confidence"] = float(self.confidence)
+        out["n_bootstrap"] = int(self.n_bootstrap)
+        out["seed"] = self.seed
+        out["num_bins"] = int(self.num_bins)
+        out["interval_method"] = "stratified percentile bootstrap"
+        return out
+
+    def __str__(self) -> str:
+        v = self.values
+        level = f"{100 * self.confidence:g}%"
+        lines = [
+            f"BinaryReport {self.name!r}: {v['n']} examples, {v['n_positive']} positive, "
+            f"{v['n_negative']} negative (prevalence {_fmt(v['prevalence'])})",
+        ]
+        if self.n_bootstrap:
+            lines.append(f"  {'':<22}{'value':>8}   {level} interval")
+        for key in _stats.SCORES:
+            lines.append(self._line(key))
+        lines.append(f"At threshold {self.threshold:.4g} (a probability above it is a positive):")
+        lines.append(
+            f"  confusion matrix      tp={_count(v['tp'])}  fp={_count(v['fp'])}  "
+            f"tn={_count(v['tn'])}  fn={_count(v['fn'])}"
+        )
+        for key in _stats.RATES:
+            lines.append(self._line(key))
+        if self.n_bootstrap:
+            lines.append(
+                f"Intervals: {level} percentile, stratified bootstrap (positives and negatives "
+                f"resampled separately), {self.n_bootstrap} resamples, seed {self.seed}."
+            )
+        else:
+            lines.append("No intervals (n_bootstrap=0).")
+        if any(isinstance(x, float) and math.isnan(x) for x in v.values()):
+            lines.append("nan: undefined on these data (e.g. one class only, or no predicted positive).")
+        return "\n".join(lines)
+
+    def _line(self, key: str) -> str:
+        text = f"  {_LABELS[key]:<22}{_fmt(self.values[key]):>8}"
+        if self.n_bootstrap:
+            low, high = self.intervals.get(key, (math.nan, math.nan))
+            text += f"   [{_fmt(low)}, {_fmt(high)}]"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"BinaryReport(name={self.name!r}, n={self.values.get('n')}, auc={_fmt(self.values.get('auc'))}, "
+            f"threshold={self.threshold:.4g}, sensitivity={_fmt(self.values.get('sensitivity'))}, "
+            f"specificity={_fmt(self.values.get('specificity'))})"
+        )
+
+    def plot(self, out_dir: Any, *, compare: Any = None) -> dict[str, pathlib.Path]:
+        """Writes the report's plots to `out_dir`; returns their paths by name.
+
+        Delegates to `keras_binary.evaluation.plots.plot_report` (needs
+        matplotlib, the `evaluate` extra).
+
+        Args:
+            out_dir: the folder to write to (created if needed).
+            compare: another `BinaryReport`, or a list of them, drawn on the
+                same ROC and PR axes.
+
+        Returns:
+            A dict from plot name to the path of its file.
+        """
+        from keras_binary.evaluation.plots import plot_report
+
+        return plot_report(self, out_dir, compare=compare)
+
+
+def _plain(value: Any) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "None"
+    value = float(value)
+    return "nan" if math.isnan(value) else f"{value:.4f}"
+
+
+def _count(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def _check_bootstrap(n_bootstrap: Any, confidence: Any, num_bins: Any) -> None:
+    def bad(received: str, expected: str, fix: str) -> BinaryConfigError:
+        return BinaryConfigError(
+            "KB363",
+            "invalid bootstrap or binning settings for a report.",
+            received=received,
+            expected=expected,
+            fix=fix,
+        )
+
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral) or n_bootstrap < 0:
+        raise bad(
+            f"n_bootstrap={n_bootstrap!r}",
+            "an int >= 0 (0: no intervals)",
+            "keras_binary.report(y, p, n_bootstrap=1000)",
+        )
+    ok = isinstance(confidence, numbers.Real) and not isinstance(confidence, bool) and 0 < confidence < 1
+    if not ok:
+        raise bad(
+            f"confidence={confidence!r}",
+            "a level in (0, 1), e.g. 0.95",
+            "keras_binary.report(y, p, confidence=0.95)",
+        )
+    if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral) or num_bins < 1:
+        raise bad(f"num_bins={num_bins!r}", "an int >= 1", "keras_binary.report(y, p, num_bins=15)")
+
+
+def _from_host(
+    data: _data.HostData,
+    *,
+    threshold: float,
+    n_bootstrap: int,
+    confidence: float,
+    seed: int | None,
+    num_bins: int,
+    name: str,
+) -> BinaryReport:
+    """Builds a report from canonical host data (see `report`)."""
+    y, p, w = data.y_true, data.probability, data.sample_weight
+    values = _stats.point_estimates(y, p, w, threshold, num_bins)
+    intervals: dict = {}
+    if n_bootstrap:
+        resampled = _stats.bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins)
+        for key in _stats.WITH_INTERVAL:
+            if math.isnan(values[key]):
+                intervals[key] = (math.nan, math.nan)
+            else:
+                intervals[key] = _stats.percentile_interval(resampled[key], confidence)
+    return BinaryReport(
+        y_true=y,
+        y_score=p,
+        sample_weight=w,
+        threshold=float(threshold),
+        name=str(name),
+        values=values,
+        intervals=intervals,
+        confidence=float(confidence),
+        n_bootstrap=int(n_bootstrap),
+        seed=seed,
+        num_bins=int(num_bins),
+    )
+
+
+def _is_model(obj: Any) -> bool:
+    return isinstance(obj, keras.Model) or (hasattr(obj, "predict_on_batch") and hasattr(obj, "layers"))
+
+
+def report(
+    y_true: Any,
+    y_pred: Any = None,
+    y: Any = None,
+    *,
+    from_logits: bool | None = None,
+    threshold: float | None = None,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+    sample_weight: Any = None,
+    num_bins: int = 15,
+    name: str | None = None,
+    batch_size: int | None = None,
+    verbose: Any = "auto",
+) -> BinaryReport:
+    """Reports a binary classifier: exact ROC AUC, AP, calibration, and the confusion matrix at a threshold.
+
+    Two forms: `report(y_true, y_pred)` for labels and predictions you
+    have, and `report(model, x, y)` (or `report(model, dataset)` with a
+    dataset of `(x, y)` or `(x, y, sample_weight)` batches), which predicts in
+    batches with a progress bar (`verbose=0` turns it off).
+
+    Predictions in any representation of the shape contract: probabilities or
+    logits, one score per example or a softmax pair; labels `(N,)`, `(N, 1)`,
+    one-hot `(N, 2)`, int, bool or float (use `keras_binary.encode_labels` for
+    strings and other two-valued labels). Everything is computed in float64
+    on the host.
+
+    The report holds the exact ROC AUC and average precision (no
+    bucketing; scikit-learn's `roc_auc_score` and `average_precision_score`),
+    the Brier score, the ECE (the definition of `keras_binary.metrics.ECE`),
+    the log loss and the prevalence; at the threshold (a probability above
+    it is a positive), the weighted confusion matrix `tp`, `fp`, `tn`, `fn`
+    with sensitivity, specificity, PPV, NPV, F1, MCC and balanced accuracy.
+    Each statistic but the counts and the prevalence has a percentile
+    interval from a stratified bootstrap: `n_bootstrap` resamples, each
+    drawing the positives and the negatives separately with replacement, to
+    their own sizes (so every resample keeps the prevalence, which therefore
+    has no interval), seeded by `seed`. Undefined values (one class only, no
+    predicted positive) are NaN.
+
+    Args:
+        y_true: the labels; or a `keras.Model` (then `y_pred` is `x`).
+        y_pred: the predictions; or, with a model, its input `x` or a dataset.
+        y: with a model and array inputs, the labels.
+        from_logits: whether the predictions are logits. Default: `False`
+            for arrays; for a model, read from its last layer (a
+            `BinaryHead(activation=None)` or a linear `Dense` outputs logits).
+        threshold: the decision threshold, a probability in [0, 1]. Default:
+            the threshold stored in the model (`BinaryHead(threshold=...)`,
+            e.g. from `keras_binary.select_threshold`), else `0.5`.
+        n_bootstrap: the number of bootstrap resamples; `0` for no intervals.
+        confidence: the level of the intervals.
+        seed: the seed of the bootstrap (`None`: not reproducible).
+        sample_weight: optional weights, one per example (array inputs).
+        num_bins: the number of equal-width bins of the ECE.
+        name: the model's name in plots and summaries (default: the model's
+            name, or `"model"`).
+        batch_size: the batch size for predicting array inputs (default 32).
+        verbose: `0` hides the progress bar of a model's predictions.
+
+    Returns:
+        A `BinaryReport`.
+
+    Raises:
+        BinaryShapeError: shapes no binary encoding explains (`KB1xx`).
+        BinaryLabelError: bad values (`KB2xx`), e.g. soft labels (`KB214`).
+        BinaryConfigError: bad settings (`KB361`, `KB363`), a model's data
+            without labels (`KB365`), a model with several outputs (`KB366`),
+            or scikit-learn missing (`KB360`).
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 500)
+    >>> logits = 2.0 * (y - 0.5) + rng.normal(size=500)
+    >>> r = keras_binary.report(y, logits, from_logits=True, n_bootstrap=200)
+    >>> round(r.auc, 3), r.auc_ci[0] < r.auc < r.auc_ci[1]
+    (0.909, True)
+    >>> int(r.tp + r.fn) == int(y.sum())
+    True
+    """
+    _check_bootstrap(n_bootstrap, confidence, num_bins)
+    _check_threshold(threshold, "keras_binary.report")
+    if _is_model(y_true):
+        model = y_true
+        info = _data.output_info(model)
+        labels, preds, weights = _data.predict(
+            model, y_pred, y, sample_weight=sample_weight, batch_size=batch_size, verbose=verbose
+        )
+        if from_logits is None:
+            from_logits = bool(info.from_logits)
+        if threshold is None:
+            threshold = info.threshold
+        sample_weight = weights
+        name = name if name is not None else model.name
+    else:
+        labels, preds = y_true, y_pred
+        if y is not None:
+            raise BinaryConfigError(
+                "KB301",
+                "report(y_true, y_pred) takes a third positional argument only with a model.",
+                received=f"y_true of type {type(y_true).__name__} and a third argument y",
+                expected="report(y_true, y_pred) or report(model, x, y)",
+                fix="keras_binary.report(y_true, y_pred, sample_weight=w)",
+            )
+    data = _data.canonical_numpy(labels, preds, from_logits=bool(from_logits), sample_weight=sample_weight)
+    return _from_host(
+        data,
+        threshold=0.5 if threshold is None else float(threshold),
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        seed=seed,
+        num_bins=num_bins,
+        name="model" if name is None else name,
+    )
