@@ -195,6 +195,20 @@ class ContractLoss(keras.losses.Loss):
         return config
 
 
+def _check_axis(axis: Any) -> int:
+    """Keras's `axis`, the axis the element losses are averaged over: the class axis, -1."""
+    if axis != -1 or isinstance(axis, bool):
+        raise BinaryConfigError(
+            "KB333",
+            "the loss reads the last axis of y_pred as its class axis (size 1 or 2, or K labels "
+            "with multi_label=True) and averages over it, as Keras's default axis=-1.",
+            received=f"axis={axis!r}",
+            expected="axis=-1",
+            fix="axis=-1  # move the class axis last, e.g. y_pred = keras.ops.moveaxis(y_pred, 1, -1)",
+        )
+    return -1
+
+
 def _has_elements(canonical: Canonical) -> bool:
     return 0 not in static_shape(canonical.y_true)
 
@@ -239,6 +253,8 @@ class SafeBCE(ContractLoss):
             `"sum_over_batch_size"`.
         name: the loss's name.
         dtype: the dtype of the computation; `None` for `keras.config.floatx()`.
+        axis: Keras's argument, the axis the element losses are averaged
+            over: the class axis, `-1` (another axis: `KB333`).
 
     Example:
 
@@ -263,6 +279,7 @@ class SafeBCE(ContractLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str = "safe_bce",
         dtype: Any = None,
+        axis: int = -1,
     ):
         super().__init__(
             from_logits=from_logits,
@@ -278,6 +295,7 @@ class SafeBCE(ContractLoss):
             if pos_weight is None
             else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
         )
+        self.axis = _check_axis(axis)
 
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         return binary_crossentropy_values(y_true, y_pred, from_logits, self.pos_weight)
@@ -285,6 +303,7 @@ class SafeBCE(ContractLoss):
     def get_config(self) -> dict:
         config = super().get_config()
         config["pos_weight"] = self.pos_weight
+        config["axis"] = self.axis
         return config
 
 
@@ -398,6 +417,8 @@ class SafeFocal(ContractLoss):
             `"sum_over_batch_size"`.
         name: the loss's name.
         dtype: the dtype of the computation; `None` for `keras.config.floatx()`.
+        axis: Keras's argument, the axis the element losses are averaged
+            over: the class axis, `-1` (another axis: `KB333`).
 
     Example:
 
@@ -427,6 +448,7 @@ class SafeFocal(ContractLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str = "safe_focal",
         dtype: Any = None,
+        axis: int = -1,
     ):
         super().__init__(
             from_logits=from_logits,
@@ -445,6 +467,7 @@ class SafeFocal(ContractLoss):
             if pos_weight is None
             else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
         )
+        self.axis = _check_axis(axis)
 
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         return binary_focal_crossentropy_values(
@@ -465,6 +488,7 @@ class SafeFocal(ContractLoss):
                 "alpha": self.alpha,
                 "gamma": self.gamma,
                 "pos_weight": self.pos_weight,
+                "axis": self.axis,
             }
         )
         return config
