@@ -113,7 +113,7 @@ class _KerasPrecisionRecall(_KerasConfusionMetric):
         y, p, w = self._prepare_columns(y_true, y_pred, sample_weight)
         y, p, w = self._select(y, p, w, self._top_k, self._class_id)
         labels, preds, weights = _split_soft_labels(y, p, w)
-        super().update_state(labels, preds, sample_weight=weights)
+        super(_KerasConfusionMetric, self).update_state(labels, preds, sample_weight=weights)
 
     def _denominator(self) -> Any:
         raise NotImplementedError
@@ -485,7 +485,11 @@ class _KerasRateAtRate(_KerasConfusionMetric):
         y, p, w = self._prepare_columns(y_true, y_pred, sample_weight)
         y, p, w = self._select(y, p, w, None, self._class_id)
         labels, preds, weights = _split_soft_labels(y, p, w)
-        super().update_state(labels, preds, sample_weight=weights)
+        super(_KerasConfusionMetric, self).update_state(labels, preds, sample_weight=weights)
+
+    @property
+    def _undefined_reason(self) -> str:
+        return "no positive or no negative labels" if self._needs_negatives else "no positive labels"
 
     def _rates(self) -> tuple[Any, Any]:
         """`(constrained, dependent)` rates, one per threshold."""
