@@ -42,6 +42,18 @@ class ConfusionMatrixMetric(ContractMetric, keras.metrics.Metric):
         validate: check label and prediction values (`KB2xx` errors).
         name: the metric's name.
         dtype: the dtype of the metric's state and result.
+
+    Example:
+
+    >>> class PositiveRate(ConfusionMatrixMetric):
+    ...     def result(self):
+    ...         predicted = self.true_positives + self.false_positives
+    ...         total = predicted + self.true_negatives + self.false_negatives
+    ...         return keras.ops.divide_no_nan(predicted, total)
+    >>> m = PositiveRate(name="positive_rate")
+    >>> m.update_state(np.array([1, 0, 0, 1]), np.array([0.9, 0.7, 0.2, 0.4]))
+    >>> float(m.result())
+    0.5
     """
 
     def __init__(

@@ -22,8 +22,6 @@ from keras_binary.metrics._base import (
     _split_soft_labels,
 )
 
-_COMPAT = "See docs/keras-compatibility.md for the arguments shared with Keras."
-
 # ---------------------------------------------------------------------------
 # Thin wrappers around Keras's metrics.
 
