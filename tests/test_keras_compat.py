@@ -437,3 +437,34 @@ def test_threshold_result_reaches_the_result():
         values = {"sens": tp / (tp + fn), "spec": tn / (tn + fp), "prec": tp / (tp + fp)}
         assert values[rates[0]] == pytest.approx(float(to_numpy(metric.result())), abs=1e-5)
         assert values[rates[1]] >= metric.value - 1e-6
+
+
+def test_the_same_numbers_in_compile_fit_and_evaluate():
+    """Multi-label metrics with state built at the first batch, inside Keras's compiled steps."""
+    y, p, w = _data("multi")
+    x = np.random.default_rng(3).normal(size=(N, 4)).astype("float32")
+    x[:, :K] += 2.0 * (y - 0.5)
+
+    def model(metrics):
+        inputs = keras.Input((4,))
+        outputs = keras.layers.Dense(K, activation="sigmoid", kernel_initializer="ones")(inputs)
+        m = keras.Model(inputs, outputs)
+        m.compile(optimizer="sgd", loss="binary_crossentropy", metrics=metrics)
+        return m
+
+    args = [
+        (kbm.AUC, {"multi_label": True, "num_thresholds": 50}, {}),
+        (kbm.AUC, {"multi_label": False}, {"multi_label": True, "pool_labels": True}),
+        (kbm.F1Score, {"threshold": 0.5, "average": "macro"}, MULTI),
+        (kbm.F1Score, {"threshold": 0.5}, MULTI),
+        (kbm.Precision, {"top_k": 2, "class_id": 1}, MULTI),
+        (kbm.RecallAtPrecision, {"precision": 0.6, "class_id": 0}, MULTI),
+    ]
+    ours = model([cls(**{**a, **extra}, name=f"m{i}") for i, (cls, a, extra) in enumerate(args)])
+    theirs = model([COUNTERPARTS[cls](**a, name=f"m{i}") for i, (cls, a, _) in enumerate(args)])
+    for m in (ours, theirs):
+        m.fit(x, y, sample_weight=w, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    got = ours.evaluate(x, y, sample_weight=w, batch_size=16, verbose=0, return_dict=True)
+    expected = theirs.evaluate(x, y, sample_weight=w, batch_size=16, verbose=0, return_dict=True)
+    for i in range(len(args)):
+        np.testing.assert_allclose(np.ravel(got[f"m{i}"]), np.ravel(expected[f"m{i}"]), rtol=1e-5, atol=1e-5)
