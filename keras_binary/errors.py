@@ -252,10 +252,10 @@ class UndefinedMetricWarning(UserWarning):
     >>> m = keras_binary.metrics.Recall()
     >>> m.update_state(np.zeros(4), np.array([0.1, 0.6, 0.2, 0.9]))
     >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
+    ...     warnings.simplefilter("always", UndefinedMetricWarning)
     ...     value = float(m.result())
-    >>> value, caught[0].category.__name__
-    (nan, 'UndefinedMetricWarning')
+    >>> value, [w.category.__name__ for w in caught if w.category is UndefinedMetricWarning]
+    (nan, ['UndefinedMetricWarning'])
     """
 
     code = "KB290"
