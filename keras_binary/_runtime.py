@@ -258,3 +258,39 @@ def raise_if(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
     if bool(ops.convert_to_numpy(bad)):
         raise make_error(ops.convert_to_numpy(_values(stats)))
     return None
+
+
+def concrete_value(x: Any) -> np.ndarray | None:
+    """`x` as NumPy when it holds a value now, `None` inside a traced function.
+
+    A metric's `result()` runs both inside compiled functions (`tf.function`,
+    `jax.jit`, Keras's symbolic build, PyTorch's shape inference), where no
+    value exists yet, and eagerly (a user's `m.result()`, and Keras's own end
+    of epoch and of `evaluate`, which read the metrics outside the step).
+    The metric pack warns about undefined results only in the second case.
+
+    Args:
+        x: a tensor.
+
+    Returns:
+        A NumPy array, or `None` when `x` is symbolic.
+    """
+    if keras.backend.is_keras_tensor(x):
+        return None
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    elif backend == "torch":
+        import torch
+
+        if _in_torch_shape_inference(x) or torch.compiler.is_compiling():
+            return None
+    return np.asarray(ops.convert_to_numpy(x))

@@ -52,6 +52,8 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB214": ("value", "Soft labels where 0/1 labels are needed"),
     "KB215": ("value", "Both classes are needed to fit a threshold or a temperature"),
     "KB216": ("value", "No threshold reaches the target rate"),
+    # Warnings (`UndefinedMetricWarning`), found when a result is read.
+    "KB290": ("value", "A metric is undefined on the data it has seen"),
     # Configuration, found when an object is made.
     "KB301": ("config", "Invalid argument value"),
     "KB302": ("config", "One unit with a softmax activation"),
@@ -71,6 +73,13 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB324": ("config", "safe_loss from_logits disagrees with the wrapped loss"),
     "KB325": ("config", "safe_loss wraps a multi-class loss"),
     "KB326": ("config", "Invalid AUC curve or summation method"),
+    "KB327": ("config", "Both threshold and thresholds given"),
+    "KB328": ("config", "A logit-space threshold with from_logits=True"),
+    "KB329": ("config", "Invalid class_id"),
+    "KB330": ("config", "A Keras argument with no binary meaning"),
+    "KB331": ("config", "AUC label arguments without multi_label=True"),
+    "KB332": ("config", "Invalid F-score average"),
+    "KB333": ("config", "A loss axis other than the class axis"),
     "KB340": ("config", "convert_head: a final layer with more than two units"),
     "KB341": ("config", "convert_head: an activation with no binary equivalent"),
     "KB342": ("config", "convert_head: no recognisable binary output layer"),
@@ -239,3 +248,30 @@ def error_class(code: str) -> type[BinaryError]:
     """
     kind = ERROR_CODES[code][0]
     return {"shape": BinaryShapeError, "value": BinaryLabelError, "config": BinaryConfigError}[kind]
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A metric's result is undefined on the data it has seen (`KB290`).
+
+    Precision without predicted positives, recall, AUC or balanced accuracy
+    with one class only, and the like: the metric's result is NaN, never a
+    plausible-looking 0, and this warning (once per metric object, when the
+    result is read outside a compiled function) names the metric and what
+    is missing. Filter it as any warning:
+    `warnings.simplefilter("error", UndefinedMetricWarning)` turns it into an
+    exception.
+
+    Example:
+
+    >>> import warnings
+    >>> import numpy as np, keras_binary
+    >>> m = keras_binary.metrics.Recall()
+    >>> m.update_state(np.zeros(4), np.array([0.1, 0.6, 0.2, 0.9]))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", UndefinedMetricWarning)
+    ...     value = float(m.result())
+    >>> value, [w.category.__name__ for w in caught if w.category is UndefinedMetricWarning]
+    (nan, ['UndefinedMetricWarning'])
+    """
+
+    code = "KB290"

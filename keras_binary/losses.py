@@ -277,6 +277,20 @@ def _shape_of(x: Any) -> tuple:
     return static_shape(x) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
+def _check_axis(axis: Any) -> int:
+    """Keras's `axis`, the axis the element losses are averaged over: the class axis, -1."""
+    if axis != -1 or isinstance(axis, bool):
+        raise BinaryConfigError(
+            "KB333",
+            "the loss reads the last axis of y_pred as its class axis (size 1 or 2, or K labels "
+            "with multi_label=True) and averages over it, as Keras's default axis=-1.",
+            received=f"axis={axis!r}",
+            expected="axis=-1",
+            fix="axis=-1  # move the class axis last, e.g. y_pred = keras.ops.moveaxis(y_pred, 1, -1)",
+        )
+    return -1
+
+
 def _has_elements(canonical: Canonical) -> bool:
     return 0 not in static_shape(canonical.y_true)
 
@@ -321,6 +335,8 @@ class SafeBCE(ContractLoss):
             `"sum_over_batch_size"`.
         name: the loss's name.
         dtype: the dtype of the computation; `None` for `keras.config.floatx()`.
+        axis: Keras's argument, the axis the element losses are averaged
+            over: the class axis, `-1` (another axis: `KB333`).
 
     Example:
 
@@ -345,6 +361,7 @@ class SafeBCE(ContractLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str = "safe_bce",
         dtype: Any = None,
+        axis: int = -1,
     ):
         super().__init__(
             from_logits=from_logits,
@@ -360,6 +377,7 @@ class SafeBCE(ContractLoss):
             if pos_weight is None
             else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
         )
+        self.axis = _check_axis(axis)
 
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         return binary_crossentropy_values(y_true, y_pred, from_logits, self.pos_weight)
@@ -367,6 +385,7 @@ class SafeBCE(ContractLoss):
     def get_config(self) -> dict:
         config = super().get_config()
         config["pos_weight"] = self.pos_weight
+        config["axis"] = self.axis
         return config
 
 
@@ -480,6 +499,8 @@ class SafeFocal(ContractLoss):
             `"sum_over_batch_size"`.
         name: the loss's name.
         dtype: the dtype of the computation; `None` for `keras.config.floatx()`.
+        axis: Keras's argument, the axis the element losses are averaged
+            over: the class axis, `-1` (another axis: `KB333`).
 
     Example:
 
@@ -509,6 +530,7 @@ class SafeFocal(ContractLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str = "safe_focal",
         dtype: Any = None,
+        axis: int = -1,
     ):
         super().__init__(
             from_logits=from_logits,
@@ -527,6 +549,7 @@ class SafeFocal(ContractLoss):
             if pos_weight is None
             else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
         )
+        self.axis = _check_axis(axis)
 
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         return binary_focal_crossentropy_values(
@@ -547,6 +570,7 @@ class SafeFocal(ContractLoss):
                 "alpha": self.alpha,
                 "gamma": self.gamma,
                 "pos_weight": self.pos_weight,
+                "axis": self.axis,
             }
         )
         return config

@@ -8,7 +8,9 @@ of `keras_binary.metrics`, called eagerly, must then either
 
 - return a finite value equal to a float64 reference computed on the
   canonical form, where an independent oracle (below, written from
-  DESIGN.md's rules, not from `_contract.py`) says the input is valid, or
+  DESIGN.md's rules, not from `_contract.py`) says the input is valid
+  (NaN where the metric is undefined on the canonical data, by the rule of
+  docs/keras-compatibility.md: one class, no positive predictions, ...), or
 - raise one of the package's coded errors (`BinaryError`).
 
 Any other exception (a backend's own shape or type error), a value for an
@@ -259,6 +261,30 @@ LOSSES = {
 }
 
 
+def _undefined(name, y, p):
+    """Whether the metric is undefined (NaN) on canonical labels and probabilities."""
+    pred = p > 0.5
+    pos, neg = np.sum(y), np.sum(1 - y)
+    tp_fp, tn_fn = np.sum(pred), np.sum(~pred)
+    fn = np.sum(y * ~pred)
+    one_class = pos <= 0 or neg <= 0
+    return {
+        "Precision": tp_fp <= 0,
+        "Recall": pos <= 0,
+        "AUC": one_class,
+        "AUC_PR": pos <= 0,
+        "SensitivityAtSpecificity": one_class,
+        "SpecificityAtSensitivity": one_class,
+        "PrecisionAtRecall": pos <= 0,
+        "RecallAtPrecision": pos <= 0,
+        "F1Score": tp_fp + fn <= 0,
+        "FBetaScore": tp_fp + fn <= 0,
+        "MatthewsCorrelation": one_class or tp_fp <= 0 or tn_fn <= 0,
+        "BalancedAccuracy": one_class,
+        "Specificity": neg <= 0,
+    }.get(name, False)
+
+
 def test_every_metric_is_fuzzed():
     assert set(kbm.__all__) <= {name.split("_")[0] for name in METRICS} | {"BinaryCrossentropy"}
 
@@ -326,6 +352,12 @@ def _check(kind, name, y_true, y_pred, from_logits):
             f"{name}(from_logits={from_logits}) raised an uncoded {type(error).__name__}: {error}"
         ) from error
     value = float(to_numpy(value))
+    if kind == "metric" and canonical is not None and np.all(np.isfinite(canonical[1])):
+        y, s = canonical
+        with np.errstate(all="ignore"):
+            if _undefined(name, np.asarray(y, "float64"), _sigmoid(s) if from_logits else np.asarray(s)):
+                assert math.isnan(value), f"{name}: {value} where the metric is undefined (expected NaN)"
+                return
     assert expected is not None, (
         f"{name}(from_logits={from_logits}) returned {value} for an input the contract refuses "
         f"(oracle: {'invalid shapes or values' if canonical is None else 'no finite value'})"

@@ -244,6 +244,10 @@ def test_every_metric_and_loss_is_covered(results):
         assert f"metric:{name}[pair_logits]" in names
     assert {"loss:focal_prob", "loss:bce_prob", "model:predict"} <= names
     for name, values in results["tensorflow"].items():
+        if name == "model:evaluate[matthews_correlation]":
+            # The small model predicts one class after two epochs: MCC is then
+            # undefined, NaN (KB290); the backends must agree on it (below).
+            continue
         assert np.all(np.isfinite(values)), f"{name} is not finite: {values}"
 
 

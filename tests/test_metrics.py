@@ -9,7 +9,8 @@
   curve metrics are exact there. One test checks the documented AUC bound
   on continuous scores.
 - Edge cases: one class, all predictions equal, zero samples, all weights
-  zero give the documented values, never NaN.
+  zero give the documented values: NaN with a `KB290` warning where the
+  metric is undefined, never a plausible-looking 0.
 - Serialization: config round trip and a saved `.keras` model.
 - Training: `model.compile(metrics=...)` and a custom loop (tf.function on
   TensorFlow, `jax.jit` with the stateless API on JAX).
@@ -200,7 +201,7 @@ def test_soft_labels_count_as_expected_confusion_matrix():
 
 
 # ---------------------------------------------------------------------------
-# Edge cases: defined values, no NaN.
+# Edge cases: the documented value, NaN (with a KB290 warning) where undefined.
 
 ALL_METRICS = {
     "BinaryAccuracy": kbm.BinaryAccuracy,
@@ -222,21 +223,41 @@ ALL_METRICS = {
     "ECE": kbm.ECE,
 }
 
-# The value each metric reports when it has seen no (weighted) example.
-EMPTY = dict.fromkeys(ALL_METRICS, 0.0)
+# The value each metric reports when it has seen no (weighted) example:
+# undefined (NaN) but for accuracy, cross-entropy and ECE (0, as Keras).
+EMPTY = {name: (0.0 if name in ("BinaryAccuracy", "BinaryCrossentropy", "ECE") else np.nan) for name in ALL_METRICS}
+
+
+def _result(metric) -> float:
+    """The metric's float result; a NaN result must come with one KB290 warning."""
+    import warnings
+
+    from keras_binary.errors import UndefinedMetricWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(to_numpy(metric.result()))
+    codes = [str(w.message)[:5] for w in caught if issubclass(w.category, UndefinedMetricWarning)]
+    already = getattr(metric, "_warned_undefined", False) and not codes
+    assert (codes == ["KB290"] or already) if np.isnan(value) else not codes, (value, codes)
+    return value
+
+
+def _same(got: float, expected: float) -> bool:
+    return bool(np.isnan(got)) if np.isnan(expected) else got == pytest.approx(expected, abs=1e-5)
 
 _, P, _ = _grid_data(7, B)  # B grid probabilities, some above 0.5, some below
 P = P.reshape(-1, 1)
 
 
 @pytest.mark.parametrize("name", sorted(ALL_METRICS))
-def test_no_samples_and_zero_weights_give_zero(name):
+def test_no_samples_and_zero_weights(name):
     metric = ALL_METRICS[name]()
-    assert float(to_numpy(metric.result())) == EMPTY[name]
+    assert _same(_result(metric), EMPTY[name])
     metric.update_state(np.zeros((0,), "float32"), np.zeros((0, 1), "float32"))
-    assert float(to_numpy(metric.result())) == EMPTY[name]
+    assert _same(_result(metric), EMPTY[name])
     metric.update_state(np.ones(B), P, sample_weight=np.zeros(B, "float32"))
-    assert float(to_numpy(metric.result())) == EMPTY[name]
+    assert _same(_result(metric), EMPTY[name])
 
 
 def _one_class_expected(p):
@@ -248,49 +269,46 @@ def _one_class_expected(p):
         "BinaryAccuracy": tp / len(p),
         "Precision": 1.0,
         "Recall": tp / len(p),
-        "AUC": 0.0,  # no negatives: the FPR is 0 everywhere (Keras's convention); sklearn raises
+        "AUC": np.nan,  # no negatives: undefined (Keras gives 0, sklearn raises)
         "AUC_PR": 1.0,
         "AUC_PR_step": 1.0,
         "F1Score": 2 * tp / (2 * tp + fn),
         "FBetaScore": 1.25 * tp / (1.25 * tp + 0.25 * fn),
-        "SensitivityAtSpecificity": 0.0,  # specificity is 0/0 -> 0: no threshold reaches 0.5
-        "SpecificityAtSensitivity": 0.0,
+        "SensitivityAtSpecificity": np.nan,  # specificity is 0/0: undefined (Keras gives 0)
+        "SpecificityAtSensitivity": np.nan,
         "PrecisionAtRecall": 1.0,
         "RecallAtPrecision": 1.0,
         "BinaryCrossentropy": float(np.mean(-np.log(p))),
-        "MatthewsCorrelation": 0.0,
-        "BalancedAccuracy": tp / len(p),  # the recall of the only class, as sklearn
-        "Specificity": 0.0,
+        "MatthewsCorrelation": np.nan,  # sklearn gives 0
+        "BalancedAccuracy": np.nan,  # sklearn gives the recall of the only class, with a warning
+        "Specificity": np.nan,
         "ECE": float(np.mean(1 - p)),
     }
 
 
 @pytest.mark.parametrize("name", sorted(ALL_METRICS))
-def test_one_class_only_is_defined(name):
+def test_one_class_only(name):
     assert 0 < np.sum(P > 0.5) < B  # the predictions themselves are mixed
     metric = ALL_METRICS[name]()
     metric.update_state(np.ones(B), P)
-    got = float(to_numpy(metric.result()))
-    assert np.isfinite(got)
-    assert got == pytest.approx(_one_class_expected(P)[name], abs=1e-5)
+    assert _same(_result(metric), _one_class_expected(P)[name])
 
 
 @pytest.mark.parametrize("name", sorted(ALL_METRICS))
-def test_all_predictions_equal_is_defined(name):
+def test_all_predictions_equal(name):
     metric = ALL_METRICS[name]()
     positives = 12
     y = (np.arange(B) < positives).astype("int32")
     metric.update_state(y, np.full((B, 1), 0.5, "float32"))
-    got = float(to_numpy(metric.result()))
-    assert np.isfinite(got)
+    got = _result(metric)
     # Every prediction is negative at 0.5 (strictly greater), all in one AUC bucket.
     expected = {
         "BinaryAccuracy": (B - positives) / B,
-        "Precision": 0.0,
+        "Precision": np.nan,  # no positive predictions (Keras gives 0)
         "Recall": 0.0,
         "F1Score": 0.0,
         "FBetaScore": 0.0,
-        "MatthewsCorrelation": 0.0,
+        "MatthewsCorrelation": np.nan,  # one predicted class only (sklearn gives 0)
         "BalancedAccuracy": 0.5,
         "Specificity": 1.0,
         "AUC": 0.5,
@@ -298,17 +316,21 @@ def test_all_predictions_equal_is_defined(name):
         "BinaryCrossentropy": float(np.log(2.0)),
     }
     if name in expected:
-        assert got == pytest.approx(expected[name], abs=1e-5)
+        assert _same(got, expected[name])
+    else:
+        assert np.isfinite(got)
 
 
-def test_one_class_balanced_accuracy_matches_sklearn():
+def test_one_class_balanced_accuracy_is_undefined_where_sklearn_warns():
     y = np.zeros(5, int)
     p = np.array([0.1, 0.7, 0.2, 0.3, 0.9], "float32")
     metric = kbm.BalancedAccuracy()
     metric.update_state(y, p)
     with pytest.warns(UserWarning):
-        expected = skm.balanced_accuracy_score(y, _hard(p))
-    assert float(to_numpy(metric.result())) == pytest.approx(expected, abs=1e-6)
+        plausible = skm.balanced_accuracy_score(y, _hard(p))  # 0.6, the recall of class 0
+    assert plausible == pytest.approx(0.6)
+    with pytest.warns(keras_binary.errors.UndefinedMetricWarning, match="KB290: BalancedAccuracy"):
+        assert np.isnan(float(to_numpy(metric.result())))
 
 
 # ---------------------------------------------------------------------------
@@ -450,6 +472,10 @@ def test_compile_fit_and_saved_model_with_every_metric():
     # Recall is configured with multi_label=True, which (N, 2) outputs do not fit.
     factories = [make for name, make in sorted(CONFIGURED.items()) if name != "Recall"] + [kbm.Recall]
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    # An informative start (p1 = sigmoid(4 x0)): a random one may predict no
+    # probability above Precision's 0.7 in an epoch, and Precision is then
+    # undefined (NaN, tested elsewhere).
+    model.layers[0].set_weights([np.array([[-2.0, 2.0], [0.0, 0.0], [0.0, 0.0]], "float32"), np.zeros(2, "float32")])
     # `metrics` ignore sample weights in Keras, `weighted_metrics` use them.
     unweighted = [
         lambda: kbm.AUC(name="auc_unweighted"),
@@ -464,7 +490,7 @@ def test_compile_fit_and_saved_model_with_every_metric():
     )
     w = np.random.default_rng(1).choice([0.0, 0.5, 2.0], len(y)).astype("float32")
     history = model.fit(x, y, sample_weight=w, batch_size=B, epochs=1, verbose=0).history
-    assert all(np.isfinite(v[-1]) for v in history.values())
+    assert all(np.isfinite(v[-1]) for v in history.values()), {k: v for k, v in history.items() if not np.isfinite(v[-1])}
     assert len(history) == len(CONFIGURED) + len(unweighted) + 1
     predictions = model.predict(x, batch_size=B, verbose=0)
     reference = {

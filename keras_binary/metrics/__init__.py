@@ -27,7 +27,12 @@ a negative one (the expected confusion matrix); for 0/1 labels this is the
 usual count. Keras's own confusion metrics would cast a soft label to `True`.
 
 A prediction is positive when its probability is strictly greater than
-`threshold`, as in Keras. With `validate=True` (the default), labels outside
+`threshold`, as in Keras; thresholds are always probabilities, also with
+`from_logits=True` (a threshold outside (0, 1) there is `KB328`). A result
+that is undefined on the data seen (precision without positive predictions,
+AUC with one class, ...) is NaN with an `UndefinedMetricWarning` (`KB290`),
+never a plausible-looking 0. Keras's arguments keep Keras's meaning; the
+deliberate differences are one table in docs/keras-compatibility.md. With `validate=True` (the default), labels outside
 [0, 1], NaN, probabilities outside [0, 1] and softmax pairs that do not sum
 to 1 raise the coded `BinaryLabelError`s of the losses (`KB201`-`KB207`): a
 metric computed from labels in `{1, 2}` or from logits thresholded at 0.5 is
@@ -35,6 +40,7 @@ silently wrong. The check costs a dozen reductions per update;
 `validate=False` skips it.
 """
 
+from keras_binary.errors import UndefinedMetricWarning  # noqa: F401  (the KB290 warning)
 from keras_binary.metrics._base import ContractMetric  # noqa: F401  (base class, for subclassing)
 from keras_binary.metrics.calibration import ECE
 from keras_binary.metrics.confusion import (
