@@ -7,7 +7,7 @@ Example:
 >>> model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
 """
 
-from keras_binary import convert, metrics
+from keras_binary import config, convert, guard, metrics
 from keras_binary._contract import canonicalize
 from keras_binary.convert import (
     convert_head,
@@ -19,9 +19,18 @@ from keras_binary.convert import (
     probability_to_probability_pair,
 )
 from keras_binary.diagnostics import diagnose
-from keras_binary.errors import BinaryConfigError, BinaryError, BinaryLabelError, BinaryShapeError
+from keras_binary.errors import (
+    BinaryConfigError,
+    BinaryError,
+    BinaryLabelError,
+    BinaryModelError,
+    BinaryShapeError,
+)
 from keras_binary.layers import BinaryHead
 from keras_binary.losses import SafeBCE, SafeFocal, safe_loss
+
+if config.fit_guard_enabled():
+    guard.install()
 
 __version__ = "0.1.0"
 
@@ -30,10 +39,12 @@ __all__ = [
     "BinaryError",
     "BinaryHead",
     "BinaryLabelError",
+    "BinaryModelError",
     "BinaryShapeError",
     "SafeBCE",
     "SafeFocal",
     "canonicalize",
+    "config",
     "diagnose",
     "metrics",
     "convert",

@@ -1363,3 +1363,16 @@ def _deduplicate(findings: Sequence[Finding]) -> list[Finding]:
             seen.add(key)
             result.append(f)
     return result
+
+
+# TEMPORARY: replaced by the issue-11 graph_errors at merge
+def graph_errors(model: keras.Model) -> list[Finding]:
+    """The error findings of `diagnose(model)` without data (the fit guard's graph checks).
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        The findings of severity `"error"`.
+    """
+    return diagnose(model).errors
