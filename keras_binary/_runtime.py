@@ -35,6 +35,7 @@ What the caller sees:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,15 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
         # `bad`) and the failed check's summary goes to the poison record,
         # which the fit guard reads at the next step boundary.
         _record_poison(tf, bad, stats)
+        if not GUARDED_CALLS:
+            warnings.warn(
+                "keras_binary: validate=True cannot raise inside an XLA-compiled "
+                "step (jit_compile=True) outside the fit guard; invalid labels or "
+                "predictions turn the loss into NaN instead. Train with model.fit "
+                "(guarded, see docs/guard.md) or compile with jit_compile=False to "
+                "get the coded error message.",
+                stacklevel=4,
+            )
         return bad
 
     def fail(values):
@@ -86,6 +96,10 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
     tf.cond(bad, on_bad, lambda: tf.constant(False))
     return None
 
+
+# Guarded calls in progress (the fit guard counts them): a step traced inside
+# one needs no warning, since the guard turns its poison into the error.
+GUARDED_CALLS: list[object] = []
 
 # Summary length -> the TensorFlow variable that XLA steps write a failed
 # check's summary into: `[count of bad batches, *summary]`.

@@ -27,7 +27,7 @@ from typing import Any
 
 import keras
 
-from keras_binary import config
+from keras_binary import _runtime, config
 from keras_binary.guard._errors import coded_error
 from keras_binary.guard._labels import check_labels
 from keras_binary.guard._steps import StepWatcher, watch
@@ -81,6 +81,7 @@ def _guarded(name: str, method: Callable) -> Callable:
 
 def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, kwargs: dict) -> Any:
     model.__dict__[_ACTIVE] = True
+    _runtime.GUARDED_CALLS.append(model)
     try:
         _before_first_step(model, name, args, kwargs)
         watchers = _watch_steps(model, name)
@@ -105,6 +106,7 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
         raise coded from error
     finally:
         model.__dict__.pop(_ACTIVE, None)
+        _runtime.GUARDED_CALLS.remove(model)
 
 
 def _watch_steps(model: keras.Model, name: str) -> list[StepWatcher]:

@@ -97,17 +97,15 @@ def check_labels(y: Any, *, one_hot_pairs: bool = True, name: str = "y") -> None
     lo, hi = np.inf, -np.inf
     for start in range(0, flat.size, _CHUNK):
         chunk = flat[start : start + _CHUNK]
-        lo = min(lo, chunk.min())
-        hi = max(hi, chunk.max())
+        lo = np.minimum(lo, chunk.min())
+        hi = np.maximum(hi, chunk.max())
         if pairs and not row_error:
             sums = chunk[0::2] + chunk[1::2]
             row_error = bool(np.any(np.abs(sums - 1) > PAIR_SUM_TOLERANCE))
-    if kind == "f" and (np.isnan(lo) or np.isnan(hi)):
-        raise _value_error(flat, name)
-    if lo < 0 or hi > 1:
-        raise _value_error(flat, name)
-    if row_error:
+    if row_error:  # the specific diagnosis of (N, 2) labels comes first
         raise _pair_error(array, name)
+    if np.isnan(lo) or np.isnan(hi) or lo < 0 or hi > 1:
+        raise _value_error(flat, name)
 
 
 def _check_strings(array: np.ndarray, name: str) -> None:
@@ -142,7 +140,12 @@ def _value_error(flat: np.ndarray, name: str) -> BinaryLabelError:
         ids, counts = np.unique(clean, return_counts=True)
         if ids.size >= 3:
             return _classes_error(ids, counts, name)
-    return error_from_stats(np.array([stats[s] for s in STATS], "float32"))
+    error = error_from_stats(np.array([stats[s] for s in STATS], "float32"))
+    if name == "y":
+        return error
+    return BinaryLabelError(
+        error.code, error.summary, received=f"{name}: {error.received}", expected=error.expected, fix=error.fix
+    )
 
 
 def _classes_error(ids: np.ndarray, counts: np.ndarray, name: str) -> BinaryLabelError:
