@@ -48,7 +48,12 @@ CHECK_TARGET = 2.5
 def build(loss, **compile_kwargs) -> keras.Model:
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((64,)), keras.layers.Dense(256, "relu"), keras.layers.Dense(256, "relu"), keras.layers.Dense(1, "sigmoid")]
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(256, "relu"),
+            keras.layers.Dense(256, "relu"),
+            keras.layers.Dense(1, "sigmoid"),
+        ]
     )
     model.compile(optimizer=keras.optimizers.SGD(1e-3), loss=loss, **compile_kwargs)
     return model
@@ -123,7 +128,9 @@ def main() -> None:
         for name, (ms, ratio) in figures.items():
             if name == "guard alone":
                 continue
-            target = f"  <= {TARGET} {'ok' if ratio <= TARGET else 'MISSED'}" if name == "SafeBCE guarded" else ""
+            target = (
+                f"  <= {TARGET} {'ok' if ratio <= TARGET else 'MISSED'}" if name == "SafeBCE guarded" else ""
+            )
             print(f"  {name:<22}{ms:>10.3f}  {ratio:6.3f}{target}")
         ratio = figures["SafeBCE guarded"][1]
         print(f"RESULT name=fit_step_{label}_guarded ratio={ratio:.3f} target={TARGET} reference=keras_bce")

@@ -197,8 +197,10 @@ def _fit_argument(name: str, args: tuple, kwargs: dict, argument: str) -> Any:
 def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict) -> None:
     """The host checks: graph errors of `diagnose`, then every label of an array `y`."""
     _check_graph(model)
-    pairs = not any(getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False)
-                    for o in _keras_binary_objects(model))
+    pairs = not any(
+        getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False)
+        for o in _keras_binary_objects(model)
+    )
     check_labels(_fit_argument(name, args, kwargs, "y"), one_hot_pairs=pairs)
     if name == "fit":
         validation = _fit_argument(name, args, kwargs, "validation_data")

@@ -112,7 +112,9 @@ def _check_strings(array: np.ndarray, name: str) -> None:
     first = array.reshape(-1)[0]
     if array.dtype.kind in "US" or isinstance(first, (str, bytes)):
         values = sorted({str(v) for v in array.reshape(-1)[:10_000]})
-        shown = ", ".join(repr(v) for v in values[:_MAX_LISTED]) + (", ..." if len(values) > _MAX_LISTED else "")
+        shown = ", ".join(repr(v) for v in values[:_MAX_LISTED]) + (
+            ", ..." if len(values) > _MAX_LISTED else ""
+        )
         pos = repr(values[-1]) if values else "'yes'"
         raise BinaryLabelError(
             "KB210",
@@ -144,7 +146,11 @@ def _value_error(flat: np.ndarray, name: str) -> BinaryLabelError:
     if name == "y":
         return error
     return BinaryLabelError(
-        error.code, error.summary, received=f"{name}: {error.received}", expected=error.expected, fix=error.fix
+        error.code,
+        error.summary,
+        received=f"{name}: {error.received}",
+        expected=error.expected,
+        fix=error.fix,
     )
 
 

@@ -41,8 +41,14 @@ CASES = {
     "tensorflow": ("xla", "xla_dataset", "xla_step"),
 }
 EXPECTED = {
-    "inflight": "KB202", "inflight_step": "KB207", "generator": "KB202", "evaluate": "KB207",
-    "spe4": "KB202", "xla": "KB202", "xla_dataset": "KB202", "xla_step": "KB207",
+    "inflight": "KB202",
+    "inflight_step": "KB207",
+    "generator": "KB202",
+    "evaluate": "KB207",
+    "spe4": "KB202",
+    "xla": "KB202",
+    "xla_dataset": "KB202",
+    "xla_step": "KB207",
 }
 
 
@@ -84,6 +90,7 @@ def _trial(case: str, seed: int) -> str:
         elif case == "evaluate":
             model.evaluate(x_nan, y01, batch_size=64, verbose=0)
         elif case in ("generator", "spe4"):
+
             def batches():
                 for i in range(0, 256, 64):
                     yield x[i : i + 64], y_bad[i : i + 64]
@@ -116,14 +123,23 @@ def run_case(backend: str, case: str, processes: int, trials: int, guard: bool =
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     for p in range(processes):
-        command = [sys.executable, os.path.abspath(__file__), "--child", "--case", case,
-                   "--trials", str(trials), "--seed", str(1000 * p)] + ([] if guard else ["--no-guard"])
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            "--case",
+            case,
+            "--trials",
+            str(trials),
+            "--seed",
+            str(1000 * p),
+        ] + ([] if guard else ["--no-guard"])
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=600)
         lines = [ln for ln in done.stdout.splitlines() if ln.startswith("OUTCOMES ")]
         if not lines:
             counts[f"crash(rc={done.returncode}): {done.stderr.strip().splitlines()[-1:]}"] += trials
             continue
-        for outcome in json.loads(lines[-1][len("OUTCOMES "):]):
+        for outcome in json.loads(lines[-1][len("OUTCOMES ") :]):
             counts[outcome if not outcome.startswith("wrong") else outcome] += 1
     return counts
 
@@ -146,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = run_case(args.backend, case, args.processes, args.trials, guard=not args.no_guard)
         coded = counts.pop("coded", 0)
         silent = counts.pop("silent", 0)
-        print(f"{case} coded={coded} silent={silent} wrong={sum(counts.values())} {dict(counts) or ''}".rstrip(), flush=True)
+        print(
+            f"{case} coded={coded} silent={silent} wrong={sum(counts.values())} {dict(counts) or ''}".rstrip(),
+            flush=True,
+        )
         failed = failed or silent > 0 or bool(counts)
     return 1 if failed else 0
 
