@@ -108,40 +108,40 @@ def _trial(case: str, seed: int) -> str:
     return "silent"
 
 
-def _child(case: str, trials: int, seed: int, guard: bool) -> None:
+def _child(cases: list[str], trials: int, seed: int, guard: bool) -> None:
     import keras_binary as kb
 
     kb.config.set_fit_guard(guard)
-    outcomes = [_trial(case, seed + i) for i in range(trials)]
+    outcomes = {case: [_trial(case, seed + i) for i in range(trials)] for case in cases}
     print("OUTCOMES " + json.dumps(outcomes), flush=True)
 
 
-def run_case(backend: str, case: str, processes: int, trials: int, guard: bool = True) -> collections.Counter:
-    """Runs `processes` fresh processes of `trials` trials each; counts the outcomes."""
-    counts: collections.Counter = collections.Counter()
+def run_cases(
+    backend: str, cases: list[str], processes: int, trials: int, guard: bool = True
+) -> dict[str, collections.Counter]:
+    """Runs `processes` fresh processes, each running `trials` fresh models of every case; counts outcomes."""
+    counts = {case: collections.Counter() for case in cases}
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     for p in range(processes):
-        command = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--child",
-            "--case",
-            case,
-            "--trials",
-            str(trials),
-            "--seed",
-            str(1000 * p),
-        ] + ([] if guard else ["--no-guard"])
+        command = [sys.executable, os.path.abspath(__file__), "--child", "--trials", str(trials)]
+        command += ["--seed", str(1000 * p)] + [f"--case={case}" for case in cases]
+        command += [] if guard else ["--no-guard"]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=600)
         lines = [ln for ln in done.stdout.splitlines() if ln.startswith("OUTCOMES ")]
         if not lines:
-            counts[f"crash(rc={done.returncode}): {done.stderr.strip().splitlines()[-1:]}"] += trials
+            for case in cases:
+                counts[case][f"crash(rc={done.returncode}): {done.stderr.strip().splitlines()[-1:]}"] += trials
             continue
-        for outcome in json.loads(lines[-1][len("OUTCOMES ") :]):
-            counts[outcome if not outcome.startswith("wrong") else outcome] += 1
+        for case, outcomes in json.loads(lines[-1][len("OUTCOMES ") :]).items():
+            counts[case].update(outcomes)
     return counts
+
+
+def run_case(backend: str, case: str, processes: int, trials: int, guard: bool = True) -> collections.Counter:
+    """`run_cases` for one case (one case per fresh process)."""
+    return run_cases(backend, [case], processes, trials, guard)[case]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(args.case[0], args.trials, args.seed, not args.no_guard)
+        _child(args.case, args.trials, args.seed, not args.no_guard)
         return 0
     failed = False
     for case in args.case or CASES[args.backend]:
