@@ -344,6 +344,15 @@ def test_evaluate_and_batch_methods_raise_the_coded_error(name, kwargs):
 
 
 @pytest.mark.parametrize("name,kwargs", PATHS, ids=PATH_IDS)
+def test_validation_steps_inside_fit_raise_the_coded_error(name, kwargs):
+    """fit's own evaluate runs through the guarded test step."""
+    model = _model(**kwargs)
+    with pytest.raises(kb.BinaryLabelError) as excinfo:
+        model.fit(X, Y, validation_data=(_nan_inputs(), Y), batch_size=8, epochs=1, verbose=0)
+    _expect(excinfo, "KB207")
+
+
+@pytest.mark.parametrize("name,kwargs", PATHS, ids=PATH_IDS)
 def test_steps_per_execution_4(name, kwargs):
     model = _model(steps_per_execution=4, **kwargs)
     y = Y.copy()
