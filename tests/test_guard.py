@@ -509,3 +509,13 @@ def test_coded_error_rebuilds_from_a_tensorflow_style_message():
     assert coded_error(ValueError("no code here")) is None
     shape = kb.BinaryShapeError("KB104", "batch sizes differ.", fix="f")
     assert coded_error(shape) is shape
+
+
+def test_findings_the_shape_contract_raises_are_left_to_it():
+    """A 1000-way softmax under SafeBCE: the contract's KB102 (include_top=False), not a KBD finding."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1000, "softmax")])
+    model.compile(optimizer="sgd", loss=kb.SafeBCE())
+    with pytest.raises(kb.BinaryShapeError) as excinfo:
+        model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
+    assert excinfo.value.code == "KB102" and not isinstance(excinfo.value, kb.BinaryModelError)
