@@ -31,7 +31,7 @@ else:
         import keras as _keras  # noqa: F401 - imports the backend: one clear error without it
     except ImportError as _error:
         raise ImportError(_startup.keras_import_error(_error)) from None
-    from keras_binary import convert, metrics
+    from keras_binary import config, convert, guard, metrics
     from keras_binary._contract import canonicalize
     from keras_binary.convert import (
         convert_head,
@@ -43,7 +43,14 @@ else:
         probability_to_probability_pair,
     )
     from keras_binary.diagnostics import Finding, Report, diagnose
-    from keras_binary.errors import BinaryConfigError, BinaryError, BinaryLabelError, BinaryShapeError
+    from keras_binary.errors import (
+        BinaryConfigError,
+        BinaryError,
+        BinaryLabelError,
+        BinaryModelError,
+        BinaryShapeError,
+        UndefinedMetricWarning,
+    )
     from keras_binary.evaluation import (
         BinaryReport,
         Calibration,
@@ -58,15 +65,20 @@ else:
     from keras_binary.layers import BinaryHead
     from keras_binary.losses import SafeBCE, SafeFocal, safe_loss
 
+    if config.fit_guard_enabled():
+        guard.install()
+
 __all__ = [
     "BinaryConfigError",
     "BinaryError",
     "BinaryHead",
     "BinaryLabelError",
+    "BinaryModelError",
     "BinaryShapeError",
     "SafeBCE",
     "SafeFocal",
     "canonicalize",
+    "config",
     "diagnose",
     "Finding",
     "Report",
@@ -89,4 +101,5 @@ __all__ = [
     "predict_classes",
     "report",
     "select_threshold",
+    "UndefinedMetricWarning",
 ]

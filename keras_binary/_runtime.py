@@ -18,10 +18,10 @@ What the caller sees:
   and nothing of a loss runs outside it, so the check cannot move out of the
   cluster either. Instead the loss of the whole batch becomes NaN (the
   poisoned branch has a zero gradient: with SGD a bad batch leaves the weights
-  as they were), `keras.callbacks.TerminateOnNaN()` stops at the first bad
-  batch, and a warning says so when the step is traced. Compile with
-  `jit_compile=False` for the coded error. tests/test_compiled_paths.py pins
-  this down.
+  as they were), and the failed check writes its summary into a poison record
+  (`poison_records`), a variable that no diverging model can touch. The fit
+  guard (`keras_binary/guard/`) reads it at the next step boundary and raises
+  the coded error; a NaN loss with an empty record is left to Keras.
 - JAX under `jit`: the error raised in a `jax.pure_callback`, run only when
   a check failed, arrives as `jax.errors.JaxRuntimeError` carrying the
   message, when the step's result is next read; eagerly (also `model.fit`
@@ -71,14 +71,19 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
             raise make_error(_values(stats).numpy())
         return None
     if _in_xla_context():
-        warnings.warn(
-            "keras_binary: validate=True cannot raise inside an XLA-compiled "
-            "step (jit_compile=True); invalid labels or predictions turn the "
-            "loss into NaN instead. Compile with jit_compile=False to get the "
-            "coded error message, or add keras.callbacks.TerminateOnNaN() to "
-            "stop at the first bad batch.",
-            stacklevel=4,
-        )
+        # XLA cannot call Python: the loss becomes NaN (the caller folds
+        # `bad`) and the failed check's summary goes to the poison record,
+        # which the fit guard reads at the next step boundary.
+        _record_poison(tf, bad, stats)
+        if not GUARDED_CALLS:
+            warnings.warn(
+                "keras_binary: validate=True cannot raise inside an XLA-compiled "
+                "step (jit_compile=True) outside the fit guard; invalid labels or "
+                "predictions turn the loss into NaN instead. Train with model.fit "
+                "(guarded, see docs/guard.md) or compile with jit_compile=False to "
+                "get the coded error message.",
+                stacklevel=4,
+            )
         return bad
 
     def fail(values):
@@ -90,6 +95,50 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
 
     tf.cond(bad, on_bad, lambda: tf.constant(False))
     return None
+
+
+# Guarded calls in progress (the fit guard counts them): a step traced inside
+# one needs no warning, since the guard turns its poison into the error.
+GUARDED_CALLS: list[object] = []
+
+# Summary length -> the TensorFlow variable that XLA steps write a failed
+# check's summary into: `[count of bad batches, *summary]`.
+_POISON_RECORDS: dict[int, Any] = {}
+
+
+def _record_poison(tf: Any, bad: Any, stats: Any) -> None:
+    def write():
+        values = tf.cast(tf.reshape(_values(stats), (-1,)), tf.float32)
+        record = _poison_record(tf, int(values.shape[0]))
+        count = tf.reshape(record[0] + 1.0, (1,))
+        record.assign(tf.concat([count, values], axis=0))
+        return tf.constant(True)
+
+    tf.cond(bad, write, lambda: tf.constant(False))
+
+
+def _poison_record(tf: Any, size: int) -> Any:
+    record = _POISON_RECORDS.get(size)
+    if record is None:
+        with tf.init_scope():  # created eagerly, once, and captured by every step
+            record = tf.Variable(tf.zeros((size + 1,), tf.float32), trainable=False, name="keras_binary_poison")
+        _POISON_RECORDS[size] = record
+    return record
+
+
+def poison_records() -> list[Any]:
+    """The TensorFlow poison records: `[count, *summary]` float32 variables.
+
+    Under XLA a failed value check cannot raise; it adds 1 to its record's
+    count and writes the batch's summary (`_value_checks.STATS`) after it. The
+    fit guard zeroes the counts before a guarded call and reads them at step
+    boundaries; a count above zero is a poisoned step, never a model that
+    diverged on its own.
+
+    Returns:
+        The records created so far (none outside TensorFlow XLA).
+    """
+    return list(_POISON_RECORDS.values())
 
 
 def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:

@@ -45,6 +45,8 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB206": ("value", "A softmax pair does not sum to 1"),
     "KB207": ("value", "Predictions contain NaN or infinite logits"),
     "KB208": ("value", "Labels of shape (N, 2) are not one-hot"),
+    "KB209": ("value", "Labels hold more than two classes"),
+    "KB210": ("value", "Labels are strings"),
     # Values, found by the evaluation tools (issue 13).
     "KB211": ("value", "More than two distinct label values"),
     "KB212": ("value", "pos_label does not occur in the labels"),
@@ -230,6 +232,59 @@ class BinaryConfigError(BinaryError):
     """
 
     kind = "config"
+
+
+class BinaryModelError(BinaryConfigError):
+    """The fit guard stopped `fit` on an error finding of `diagnose` (`KBDxxx`).
+
+    Raised before the first step by the guard around `fit`, `evaluate` and
+    `train_on_batch` (docs/guard.md) when the model's graph cannot learn a
+    binary task as written, e.g. a one-unit softmax. `.code` is the finding's
+    code (`KBD001`, ...: see `keras_binary.diagnostics.DIAGNOSTIC_CODES` and
+    docs/diagnose.md), and `.finding` the finding itself.
+
+    Args:
+        finding: the `keras_binary.diagnostics.Finding`, or a finished
+            message (the error is then rebuilt from its text).
+
+    Example:
+
+    >>> from keras_binary.diagnostics import Finding
+    >>> error = BinaryModelError(Finding("KBD002", "error", "layer 'dense'",
+    ...     "Dense(1) ends in a softmax.", "a softmax over one unit is always 1.",
+    ...     "activation='sigmoid'"))
+    >>> error.code, error.fix
+    ('KBD002', "activation='sigmoid'")
+    >>> isinstance(error, BinaryConfigError)
+    True
+    """
+
+    def __init__(self, finding):
+        if isinstance(finding, str):
+            super().__init__(finding)
+            self.code = finding.split(":", 1)[0].strip() if finding[:3] == "KBD" else ""
+            self.finding = None
+            return
+        self.finding = finding
+        self.code = finding.code
+        self.summary = f"{finding.title} ({finding.where}): {finding.summary}"
+        self.received = None
+        self.expected = None
+        self.fix = finding.fix
+        self._message = "\n".join(
+            [
+                f"{finding.code}: {self.summary}",
+                f"  Why: {finding.explanation}",
+                f"  Fix: {finding.fix}",
+                "  (found before the first step by the fit guard; "
+                "keras_binary.config.set_fit_guard(False) turns it off)",
+                f"  See: {EXPLAIN_COMMAND} {finding.code}",
+            ]
+        )
+        ValueError.__init__(self, self._message)
+
+    def __reduce__(self):
+        return (type(self), (self._message,))
 
 
 def error_class(code: str) -> type[BinaryError]:

@@ -11,8 +11,9 @@ Paths, by backend (Keras picks one per `compile` argument):
 XLA cannot call back into Python and compiles assertions away
 (`tf.debugging.Assert` and `check_numerics` are no-ops under
 `jit_compile=True`), so there `validate=True` turns the loss into NaN instead
-of raising; the tests below pin that behaviour down exactly (see
-`keras_binary/_runtime.py`).
+of raising, and the fit guard raises the coded error at the next step
+boundary (tests/test_guard.py); the tests below pin the poison itself down,
+with the guard off (see `keras_binary/_runtime.py`).
 """
 
 from __future__ import annotations
@@ -82,17 +83,22 @@ def _fit_quietly(model, *args, **kwargs):
 
 
 def _check_coded_error(excinfo, code: str, fix: str) -> None:
-    """The error a backend raised carries the package's code and fix text.
+    """The error carries the package's code and fix text: the fit guard raises `BinaryLabelError`.
 
-    TensorFlow wraps it in `InvalidArgumentError` and JAX in `JaxRuntimeError`
-    (both keep the message); PyTorch raises the `BinaryLabelError` itself.
+    (TensorFlow's `InvalidArgumentError` and JAX's `JaxRuntimeError` are its `__cause__`.)
     """
     message = str(excinfo.value)
     assert f"{code}:" in message, message
     assert f"Fix: {fix}" in message, message
-    if BACKEND == "torch":
-        assert isinstance(excinfo.value, kb.BinaryLabelError)
-        assert excinfo.value.code == code
+    assert isinstance(excinfo.value, kb.BinaryLabelError)
+    assert excinfo.value.code == code
+
+
+@pytest.fixture
+def no_guard():
+    kb.config.set_fit_guard(False)
+    yield
+    kb.config.set_fit_guard(True)
 
 
 @pytest.mark.parametrize("name,kwargs", PATHS, ids=[p[0] for p in PATHS])
@@ -122,13 +128,15 @@ def test_fit_raises_on_labels_1_2(name, kwargs):
 
 
 @pytest.mark.parametrize("name,kwargs", RAISING_PATHS, ids=[p[0] for p in RAISING_PATHS])
-def test_evaluate_raises_on_logits_read_as_probabilities(name, kwargs):
+def test_evaluate_raises_on_logits_read_as_probabilities(name, kwargs, no_guard):
+    """The step's own check (the guard would stop earlier, on diagnose's KBD005)."""
     x, y = _data()
     model = _model(activation=None, **kwargs)  # logits, but SafeBCE(from_logits=False)
     model.layers[-1].output_dense.bias.assign(np.full((1,), 5.0, "float32"))  # surely outside [0, 1]
     with pytest.raises(Exception) as excinfo:
         model.evaluate(x, y, batch_size=8, verbose=0)
-    _check_coded_error(excinfo, "KB205", "loss=keras_binary.SafeBCE(from_logits=True)")
+    message = str(excinfo.value)
+    assert "KB205:" in message and "Fix: loss=keras_binary.SafeBCE(from_logits=True)" in message, message
 
 
 @pytest.mark.parametrize("name,kwargs", RAISING_PATHS, ids=[p[0] for p in RAISING_PATHS])
@@ -160,7 +168,7 @@ def test_default_path_is_the_one_tested():
 
 
 @tf_only
-def test_xla_warns_when_the_step_is_traced():
+def test_xla_warns_when_the_step_is_traced_outside_the_guard(no_guard):
     x, y = _data()
     model = _model(jit_compile=True)
     with pytest.warns(UserWarning, match=r"validate=True cannot raise inside an XLA-compiled step"):
@@ -168,7 +176,17 @@ def test_xla_warns_when_the_step_is_traced():
 
 
 @tf_only
-def test_xla_invalid_labels_poison_the_loss_and_do_not_train():
+def test_xla_guard_raises_the_coded_error(no_guard):
+    x, y = _data()
+    model = _model(jit_compile=True)
+    kb.config.set_fit_guard(True)
+    with pytest.raises(kb.BinaryLabelError) as excinfo:
+        _fit_quietly(model, x, y + 1, batch_size=8, epochs=1)
+    _check_coded_error(excinfo, "KB202", "y = y - 1")
+
+
+@tf_only
+def test_xla_invalid_labels_poison_the_loss_and_do_not_train(no_guard):
     """Labels {1, 2} under XLA: the loss is NaN, the weights do not move.
 
     `ops.where(bad, nan, losses)` has a zero gradient on the poisoned branch,
@@ -190,7 +208,7 @@ def test_xla_invalid_labels_poison_the_loss_and_do_not_train():
 
 
 @tf_only
-def test_xla_terminate_on_nan_stops_at_the_first_bad_batch():
+def test_xla_terminate_on_nan_stops_at_the_first_bad_batch(no_guard):
     x, y = _data()
     y_bad = y.copy()
     y_bad[8:] = y_bad[8:] + 1  # the second batch only: {1, 2}
@@ -225,9 +243,8 @@ def test_tf_data_int64_labels(jit_compile):
     assert loss == pytest.approx(_bce_reference(y, p), rel=1e-5)
     assert acc == pytest.approx(np.mean((p[:, 0] > 0.5) == y))
     bad = tf.data.Dataset.from_tensor_slices((x, y64 + 1)).batch(8)
-    if jit_compile:
-        assert np.isnan(model.evaluate(bad, verbose=0)[0])
-    else:
-        with pytest.raises(tf.errors.InvalidArgumentError) as excinfo:
-            _fit_quietly(model, bad, epochs=1)
-        _check_coded_error(excinfo, "KB202", "y = y - 1")
+    with pytest.raises(kb.BinaryLabelError) as excinfo:
+        _fit_quietly(model, bad, epochs=1)
+    _check_coded_error(excinfo, "KB202", "y = y - 1")
+    if not jit_compile:
+        assert isinstance(excinfo.value.__cause__, tf.errors.InvalidArgumentError)

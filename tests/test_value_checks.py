@@ -5,8 +5,9 @@ Which exception arrives depends on where the check runs:
 - eager calls (any backend): the `BinaryLabelError` itself;
 - TensorFlow, `model.fit` (a `tf.function`): `tf.errors.InvalidArgumentError`
   whose message contains the code and the whole text;
-- TensorFlow with `jit_compile=True` (XLA cannot call Python): no exception;
-  the loss becomes NaN (and a warning says so when the step is traced);
+- TensorFlow with `jit_compile=True` (XLA cannot call Python): no exception
+  inside the step; the loss becomes NaN, and the fit guard raises the
+  `BinaryLabelError` at the next step boundary (tests/test_guard.py);
 - JAX, `model.fit` with `jit_compile=True` (the default): `JaxRuntimeError`
   carrying the code and the text; with `jit_compile=False`: the
   `BinaryLabelError` itself.
@@ -59,8 +60,18 @@ def expected_fit_error():
     return BinaryLabelError
 
 
+@pytest.fixture
+def no_guard():
+    """The steps' own checks, as the backend raises them (the fit guard: tests/test_guard.py)."""
+    import keras_binary
+
+    keras_binary.config.set_fit_guard(False)
+    yield
+    keras_binary.config.set_fit_guard(True)
+
+
 @pytest.mark.parametrize("name", sorted(INVALID))
-def test_invalid_values_stop_fit(name):
+def test_invalid_values_stop_fit(name, no_guard):
     y, x, units, activation, kwargs, code, text = INVALID[name]
     model = model_with(units, activation)
     model.compile(optimizer="sgd", loss=SafeBCE(**kwargs))
@@ -100,11 +111,18 @@ def test_jax_fit_without_jit_raises_the_error_itself():
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow XLA")
 def test_tensorflow_xla_turns_the_loss_nan():
+    """Without the fit guard (tests/test_guard.py tests it on), XLA poisons the loss."""
+    import keras_binary
+
     model = model_with(1, "sigmoid")
     model.compile(optimizer="sgd", loss=SafeBCE(), jit_compile=True)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        history = model.fit(X, Y01 + 1, batch_size=N, epochs=1, verbose=0)
+    keras_binary.config.set_fit_guard(False)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = model.fit(X, Y01 + 1, batch_size=N, epochs=1, verbose=0)
+    finally:
+        keras_binary.config.set_fit_guard(True)
     assert np.isnan(history.history["loss"][0])
     assert any("jit_compile=False" in str(w.message) for w in caught)
 

@@ -1,0 +1,145 @@
+"""Overhead of the fit guard: a guarded `fit` step against plain Keras, and the host label check.
+
+(a) Training step, batch 1024, an MLP on 64 features, SGD: `model.fit` over
+    `STEPS` steps with `SafeBCE(validate=True)` (so the guard is on: host
+    label check, step watcher, error conversion) against the same model with
+    plain `keras.losses.BinaryCrossentropy()` (no guard). TensorFlow runs it
+    with and without XLA (`jit_compile=True/False`), JAX with `jax.jit`,
+    PyTorch eagerly. Repetitions are interleaved and the ratio is computed per
+    repetition; the median is reported. Target: <= 1.05. The same step with
+    the guard switched off (`keras_binary.config.set_fit_guard(False)`) is
+    printed too, to separate the guard from the loss's own checks.
+(b) The host label check (`keras_binary.guard.check_labels`) on 10 million
+    valid float32 labels, against one `np.max` over them (a single reduction
+    pass, the floor). Target: <= 2.5 (the check does a minimum and a maximum
+    in one pass over memory).
+
+Run (one backend per run; `--quick` for fewer repetitions):
+
+    KERAS_BACKEND=tensorflow python benchmarks/guard_overhead.py
+    KERAS_BACKEND=jax python benchmarks/guard_overhead.py
+    KERAS_BACKEND=torch python benchmarks/guard_overhead.py
+
+Each figure is printed as `RESULT name=... ratio=... target=...` for
+`benchmarks/run_all.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_binary  # noqa: E402
+from keras_binary.guard import check_labels  # noqa: E402
+
+BATCH = 1024
+STEPS = 20
+TARGET = 1.05
+CHECK_TARGET = 2.5
+
+
+def build(loss, **compile_kwargs) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(256, "relu"),
+            keras.layers.Dense(256, "relu"),
+            keras.layers.Dense(1, "sigmoid"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss=loss, **compile_kwargs)
+    return model
+
+
+def time_fit(model: keras.Model, x, y, guard: bool = True) -> float:
+    keras_binary.config.set_fit_guard(guard)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    seconds = time.perf_counter() - start
+    keras_binary.config.set_fit_guard(True)
+    return seconds / STEPS * 1000
+
+
+def step_overhead(repeats: int, **compile_kwargs) -> dict[str, tuple[float, float]]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH * STEPS, 64)).astype("float32")
+    y = rng.integers(0, 2, size=BATCH * STEPS).astype("float32")
+    plain = build(keras.losses.BinaryCrossentropy(), **compile_kwargs)
+    safe = build(keras_binary.SafeBCE(validate=True), **compile_kwargs)
+    for model in (plain, safe):  # compile and warm up
+        time_fit(model, x, y)
+        time_fit(model, x, y)
+    times: dict[str, list[float]] = {"keras BCE": [], "SafeBCE guarded": [], "SafeBCE guard off": []}
+    for r in range(repeats):
+        order = list(times) if r % 2 == 0 else list(reversed(times))
+        for name in order:
+            if name == "keras BCE":
+                times[name].append(time_fit(plain, x, y))
+            else:
+                times[name].append(time_fit(safe, x, y, guard=name == "SafeBCE guarded"))
+    base = times["keras BCE"]
+    figures = {
+        name: (statistics.median(t), statistics.median(a / b for a, b in zip(t, base, strict=True)))
+        for name, t in times.items()
+    }
+    alone = statistics.median(
+        a / b for a, b in zip(times["SafeBCE guarded"], times["SafeBCE guard off"], strict=True)
+    )
+    figures["guard alone"] = (0.0, alone)
+    return figures
+
+
+def label_check(repeats: int) -> tuple[float, float, float]:
+    y = (np.arange(10_000_000) % 2).astype("float32")
+    floor, check = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.max(y)
+        floor.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        check_labels(y)
+        check.append(time.perf_counter() - start)
+    ratios = [c / f for c, f in zip(check, floor, strict=True)]
+    return statistics.median(check) * 1000, statistics.median(floor) * 1000, statistics.median(ratios)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    repeats = 5 if args.quick else 15
+    backend = keras.backend.backend()
+    settings = {"tensorflow": [("graph", {"jit_compile": False}), ("xla", {"jit_compile": True})]}.get(
+        backend, [("jit" if backend == "jax" else "eager", {})]
+    )
+    print(f"backend {backend}, batch {BATCH}, {STEPS} steps per fit, {repeats} interleaved repetitions")
+    for label, kwargs in settings:
+        figures = step_overhead(repeats, **kwargs)
+        print(f"(a) fit step per step, {backend} {label}")
+        print("  variant                 median ms   ratio  target")
+        for name, (ms, ratio) in figures.items():
+            if name == "guard alone":
+                continue
+            target = (
+                f"  <= {TARGET} {'ok' if ratio <= TARGET else 'MISSED'}" if name == "SafeBCE guarded" else ""
+            )
+            print(f"  {name:<22}{ms:>10.3f}  {ratio:6.3f}{target}")
+        ratio = figures["SafeBCE guarded"][1]
+        print(f"RESULT name=fit_step_{label}_guarded ratio={ratio:.3f} target={TARGET} reference=keras_bce")
+        own = figures["guard alone"][1]
+        print(f"RESULT name=fit_step_{label}_guard_alone ratio={own:.3f} target={TARGET} reference=guard_off")
+    ms, floor_ms, ratio = label_check(repeats)
+    print(f"(b) host label check on 10,000,000 float32 labels: {ms:.2f} ms (one np.max: {floor_ms:.2f} ms)")
+    print(f"RESULT name=label_check_10M ratio={ratio:.3f} target={CHECK_TARGET} reference=np_max ms={ms:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Watching the steps: an error or a poisoned step reaches the caller at a step boundary.
+
+The guard wraps the model's `train_function` and `test_function` (what
+`make_train_function` and `make_test_function` build, and what Keras calls
+once per execution of `steps_per_execution` steps) with a `StepWatcher`:
+
+- JAX: a step whose inputs were not ready (a batch still being copied, an
+  unrelated computation still running; on a GPU, always) is dispatched
+  asynchronously, and the error of its value check lives in its outputs only,
+  which Keras's `pythonify_logs` reads in a bare `try/except`. The watcher
+  keeps the logs of the last executions and, before dispatching execution
+  `k + 1`, waits for those of execution `k - 1` (one execution stays in
+  flight, so the device never waits for the host); at the end of the call
+  (`StepWatcher.finish`) it waits for the rest. A failed step therefore
+  raises before the second execution after it is dispatched, at the latest.
+- TensorFlow with XLA: nothing can raise inside the step; the value checks
+  write into the poison records (`_runtime.poison_records`), which the
+  watcher reads after each execution (one scalar; only under XLA).
+- TensorFlow without XLA and PyTorch raise inside the step: no watcher.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_binary import _runtime
+from keras_binary._value_checks import error_from_stats
+from keras_binary.guard._errors import coded_error
+
+# Marks a step function the guard has wrapped.
+_WRAPPED = "_keras_binary_watcher"
+
+
+def needs_watcher(model: keras.Model) -> bool:
+    """Whether the steps of `model` need watching (JAX jit, TensorFlow XLA)."""
+    backend = keras.backend.backend()
+    if getattr(model, "run_eagerly", False):
+        return False
+    if backend == "jax":
+        return True
+    return backend == "tensorflow" and bool(getattr(model, "jit_compile", False))
+
+
+class StepWatcher:
+    """Wraps one step function and raises the coded error of a failed step.
+
+    Args:
+        step: the model's `train_function` or `test_function`.
+    """
+
+    def __init__(self, step: Any):
+        self.step = step
+        self.backend = keras.backend.backend()
+        self.pending: deque = deque()
+        self.active = False
+        self.calls = 0  # guarded executions, for the test that Keras still calls the step
+
+    def __call__(self, *args: Any) -> Any:
+        if not self.active:
+            return self.step(*args)
+        self.calls += 1
+        if self.backend == "jax":
+            while len(self.pending) >= 2:
+                _wait_jax(self.pending.popleft())
+            outputs = self.step(*args)
+            self.pending.append(outputs[0])
+            return outputs
+        outputs = self.step(*args)
+        check_poison()
+        return outputs
+
+    def start(self) -> None:
+        """Called before a guarded call: forgets earlier steps, zeroes the poison records."""
+        self.pending.clear()
+        self.active = True
+        if self.backend == "tensorflow":
+            reset_poison()
+
+    def finish(self, model: keras.Model | None = None) -> None:
+        """Called when a guarded call ends: waits for the steps still in flight."""
+        self.active = False
+        pending, self.pending = list(self.pending), deque()
+        if self.backend == "jax":
+            for logs in pending:
+                _wait_jax(logs)
+        elif self.backend == "tensorflow":
+            check_poison()
+
+
+def watch(model: keras.Model, attribute: str) -> StepWatcher | None:
+    """Wraps `model.<attribute>` (`train_function`/`test_function`) in a watcher, once.
+
+    Returns:
+        The watcher, or `None` where the steps need none or none is built.
+    """
+    step = getattr(model, attribute, None)
+    if step is None or not needs_watcher(model):
+        return None
+    watcher = getattr(step, _WRAPPED, None)
+    if watcher is None:
+        watcher = StepWatcher(step)
+
+        def guarded_step(*args):
+            return watcher(*args)
+
+        setattr(guarded_step, _WRAPPED, watcher)
+        setattr(model, attribute, guarded_step)
+    return watcher
+
+
+def _wait_jax(logs: Any) -> None:
+    import jax
+
+    try:
+        jax.block_until_ready(logs)
+    except Exception as error:  # noqa: BLE001 - the step's own error, rebuilt below
+        coded = coded_error(error)
+        if coded is None:
+            raise
+        raise coded from error
+
+
+def reset_poison() -> None:
+    """Zeroes the counts of the TensorFlow poison records."""
+    for record in _runtime.poison_records():
+        record.assign(np.zeros(record.shape, "float32"))
+
+
+def check_poison() -> None:
+    """Raises the coded error of a step that a value check poisoned (TensorFlow XLA)."""
+    for record in _runtime.poison_records():
+        values = np.asarray(record.numpy())
+        if values[0] > 0:
+            record.assign(np.zeros(values.shape, "float32"))
+            raise error_from_stats(values[1:])
