@@ -150,6 +150,9 @@ def oracle(y_true, y_pred, from_logits):
     while t.ndim > len(leading) and t.shape[-1] == 1:
         t = t[..., 0]
     if t.ndim == len(leading) + 1 and t.shape[-1] == 2:
+        sums = t[..., 0] + t[..., 1]
+        if np.any(np.abs(np.where(np.isnan(sums), 1.0, sums) - 1.0) > 5e-3):
+            return None  # (N, 2) labels that are not one-hot (KB208)
         t = t[..., 1]
     if t.ndim > len(leading) or t.shape != leading[: t.ndim] or any(d != 1 for d in leading[t.ndim :]):
         return None

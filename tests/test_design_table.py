@@ -127,7 +127,8 @@ def test_labels_one_two_stop_fit_with_kb202():
     assert "KB202" in str(info.value) and "y = y - 1" in str(info.value)
     with pytest.raises(BinaryLabelError) as eager:
         SafeBCE()(Y + 1, mlp(1, "sigmoid")(X))
-    assert eager.value.code == "KB202" and eager.value.fix == "y = y - 1"
+    # Judged from one call, the fix is conditional: a {0, 1, 2} batch would need another one.
+    assert eager.value.code == "KB202" and eager.value.fix.startswith("y = y - 1  # if every label is 1 or 2")
 
 
 # Row: Dense(1, activation="softmax") -> a warning; output always 1.0, nothing learned.

@@ -274,6 +274,12 @@ def test_report_errors():
         keras_binary.report([1, 2, 2], [0.2, 0.5, 0.6])
     with pytest.raises(keras_binary.BinaryLabelError, match="KB205"):
         keras_binary.report([0, 1, 1], [-2.0, 0.5, 3.0])
+    with pytest.raises(keras_binary.BinaryLabelError, match="KB208") as not_one_hot:
+        keras_binary.report(np.array([[1, 0], [1, 1], [0, 1]]), [0.2, 0.5, 0.6])
+    assert "to_categorical" in not_one_hot.value.fix
+    with pytest.raises(keras_binary.BinaryLabelError, match="KB208") as scores:
+        keras_binary.report(np.array([[0.7, 0.9], [0.2, 0.1]]), [0.2, 0.5])
+    assert "argmax" in scores.value.fix
     with pytest.raises(keras_binary.BinaryShapeError, match="KB102"):
         keras_binary.report([0, 1], np.zeros((2, 1000)))
     with pytest.raises(keras_binary.BinaryShapeError, match="KB104"):

@@ -143,7 +143,7 @@ def test_unknown_names_are_kb301(make):
 
 def test_strategies_without_hypothesis_say_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "hypothesis", None)
-    with pytest.raises(ImportError, match=r"keras-binary\[testing\]"):
+    with pytest.raises(ImportError, match=r"keras-binary\[hypothesis\]"):
         kbt.binary_labels()
 
 

@@ -266,6 +266,15 @@ def test_non_onehot_pairs_stop_fit():
     y = np.stack([Y01, Y01], axis=-1)  # the label repeated: rows [0, 0] and [1, 1]
     model = model_with(1, "sigmoid")
     model.compile(optimizer="sgd", loss=SafeBCE())
+    with pytest.raises(BinaryLabelError) as info:  # the fit guard, from all the labels
+        model.fit(X, y, batch_size=N, epochs=1, verbose=0)
+    assert info.value.code == "KB208" and "to_categorical(y[:, 1], 2)" in info.value.fix
+
+
+def test_non_onehot_pairs_stop_fit_inside_the_step(no_guard):
+    y = np.stack([Y01, Y01], axis=-1)
+    model = model_with(1, "sigmoid")
+    model.compile(optimizer="sgd", loss=SafeBCE())
     with pytest.raises(Exception) as info:
         model.fit(X, y, batch_size=N, epochs=1, verbose=0)
     assert isinstance(info.value, expected_fit_error()), type(info.value)
@@ -348,7 +357,17 @@ def test_kb205_on_a_relu_output_says_none_is_negative():
 # --- KB202/KB203 are judged from one batch ------------------------------------------------
 
 
-def test_three_class_folder_read_in_order_is_not_given_y_minus_1_as_certain():
+def test_three_class_folder_read_in_order_is_a_three_class_error_for_the_guard():
+    y = np.repeat([0, 1, 2], N)
+    x = np.random.default_rng(1).normal(size=(3 * N, 3)).astype("float32")
+    model = model_with(1, "sigmoid")
+    model.compile(optimizer="sgd", loss=SafeBCE())
+    with pytest.raises(BinaryLabelError) as info:  # judged from all the labels before the first step
+        model.fit(x, y, batch_size=N, epochs=1, verbose=0, shuffle=False)
+    assert info.value.code == "KB209" and "y - 1" not in str(info.value)
+
+
+def test_three_class_folder_read_in_order_is_not_given_y_minus_1_as_certain(no_guard):
     # A {0, 1, 2} image folder read unshuffled: the third batch holds only 2s.
     y = np.repeat([0, 1, 2], N)
     x = np.random.default_rng(1).normal(size=(3 * N, 3)).astype("float32")

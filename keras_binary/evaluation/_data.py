@@ -59,8 +59,27 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _value_error(y: np.ndarray, s: np.ndarray, probabilities: bool, pair_sum: np.ndarray | None):
-    """The package's value checks (`KB201`-`KB207`) on host arrays, with the same messages."""
+def _value_error(
+    y: np.ndarray,
+    s: np.ndarray,
+    probabilities: bool,
+    pair_sum: np.ndarray | None,
+    onehot_sum: np.ndarray | None = None,
+    onehot_binary: bool = False,
+):
+    """The package's value checks (`KB201`-`KB208`) on host arrays, with the same messages.
+
+    `onehot_sum`: the row sums of `(N, 2)` labels (before column 1 was taken);
+    `onehot_binary`: whether those labels hold only 0s and 1s.
+    """
+    onehot_bad = 0.0
+    onehot_min, onehot_max = 1.0, 1.0
+    if onehot_sum is not None:
+        finite_sums = np.where(np.isnan(onehot_sum), 1.0, onehot_sum)
+        bad_rows = np.abs(finite_sums - 1.0) > PAIR_SUM_TOLERANCE
+        onehot_bad = float(bad_rows.sum())
+        onehot_min = float(np.min(finite_sums, initial=np.inf))
+        onehot_max = float(np.max(finite_sums, initial=-np.inf))
     y_nan = np.isnan(y)
     y_clean = np.where(y_nan, 0.0, y)
     ok = (y >= 0) & (y <= 1)
@@ -70,7 +89,7 @@ def _value_error(y: np.ndarray, s: np.ndarray, probabilities: bool, pair_sum: np
         ok &= ~(np.abs(pair_sum - 1.0) > PAIR_SUM_TOLERANCE)
         finite = np.where(np.isnan(pair_sum), 1.0, pair_sum)
         pair_error = float(np.max(np.abs(finite - 1.0), initial=0.0))
-    if ok.all():
+    if ok.all() and onehot_bad == 0:
         return None
     s_nan = ~np.isfinite(s)
     s_clean = np.where(s_nan, 0.0, s)
@@ -88,6 +107,10 @@ def _value_error(y: np.ndarray, s: np.ndarray, probabilities: bool, pair_sum: np
         "pred_max": np.max(s_clean, initial=-np.inf),
         "pred_out": ((s_clean < 0) | (s_clean > 1)).sum() if probabilities else 0.0,
         "pair_error": pair_error,
+        "onehot_bad": onehot_bad,
+        "onehot_binary": float(onehot_binary),
+        "onehot_min_sum": onehot_min,
+        "onehot_max_sum": onehot_max,
     }
     return error_from_stats(np.array([stats[k] for k in STATS], dtype="float64"))
 
@@ -139,13 +162,16 @@ def canonical_numpy(
             pair_sum = (p[..., 0] + p[..., 1]).reshape(-1)
     else:
         score = p
+    onehot_sum, onehot_binary = None, False
     if layout.label == "onehot":
         while y.ndim > len(layout.leading) + 1:
             y = np.squeeze(y, axis=-1)
+        onehot_sum = (y[..., 0] + y[..., 1]).reshape(-1)
+        onehot_binary = bool(np.isin(y, (0.0, 1.0)).all())
         y = y[..., 1]
     y = y.reshape(-1)
     score = score.reshape(-1)
-    error = _value_error(y, score, not from_logits, pair_sum)
+    error = _value_error(y, score, not from_logits, pair_sum, onehot_sum, onehot_binary)
     if error is not None:
         raise error
     if hard_labels and not np.isin(y, (0.0, 1.0)).all():

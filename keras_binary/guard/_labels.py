@@ -173,7 +173,8 @@ def _pair_error(array: np.ndarray, name: str) -> BinaryLabelError:
     examples = ", ".join(str(r.tolist()) for r in np.unique(rows[wrong], axis=0)[:3])
     binary = bool(np.all((rows == 0) | (rows == 1)))
     fix = (
-        "y = keras.utils.to_categorical(labels, 2)  # one-hot rows from 0/1 class labels"
+        "y = keras.utils.to_categorical(y[:, 1], 2)  # column 1 as the label; "
+        "multi_label=True if the two columns are independent labels"
         if binary
         else "y = np.argmax(y, axis=-1)  # the class of the larger column"
     )
