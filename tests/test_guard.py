@@ -293,6 +293,29 @@ def test_graph_error_stops_fit_with_the_finding():
         model.evaluate(X, Y, verbose=0)
 
 
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "safe_bce"])
+def test_classifier_left_on_top_stops_fit(loss):
+    # The seed report's shape: a K-way softmax, Flatten, then Dense(1, "sigmoid"). With a plain
+    # Keras loss and a keras_binary metric the model is guarded too.
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(10, activation="softmax", name="predictions"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    if loss == "safe_bce":
+        model.compile(optimizer="adam", loss=kb.SafeBCE())
+    else:
+        model.compile(optimizer="adam", loss=loss, metrics=[kb.metrics.AUC()])
+    counter = CountBatches()
+    with pytest.raises(kb.BinaryModelError) as excinfo:
+        model.fit(np.zeros((8, 6), "float32"), np.array([0, 1] * 4), epochs=1, verbose=0, callbacks=[counter])
+    assert excinfo.value.code == "KBD001" and "predictions" in str(excinfo.value)
+    assert counter.begun == 0
+
+
 # ---------------------------------------------------------------------------
 # During training: the steps' own checks, one exception type.
 
