@@ -383,6 +383,9 @@ def predict(
         bar = keras.utils.Progbar(_num_batches(x), verbose=show, unit_name="batch")
         for i, batch in enumerate(x):
             xb, yb, wb = _split_batch(batch, x)
+            # A tf.data batch on JAX or PyTorch is a TensorFlow tensor, which their
+            # predict step does not take: hand every backend NumPy.
+            xb = keras.tree.map_structure(to_numpy, xb)
             preds.append(to_numpy(model.predict_on_batch(xb)))
             labels.append(to_numpy(yb))
             if wb is not None:

@@ -110,13 +110,12 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
 
 
 def _watch_steps(model: keras.Model, name: str) -> list[StepWatcher]:
-    """Builds the step functions the call will run (idempotent), and wraps them in watchers."""
+    """Wraps the step functions the call will run in watchers (as soon as Keras builds them)."""
     attributes = ("train_function", "test_function") if name == "fit" else (_METHODS[name],)
-    builders = {"train_function": model.make_train_function, "test_function": model.make_test_function}
+    builders = {"train_function": "make_train_function", "test_function": "make_test_function"}
     watchers = []
     for attribute in attributes:
-        builders[attribute]()
-        watcher = watch(model, attribute)
+        watcher = watch(model, attribute, builders[attribute])
         if watcher is not None:
             watchers.append(watcher)
     return watchers

@@ -58,6 +58,7 @@ class StepWatcher:
         self.pending: deque = deque()
         self.active = False
         self.calls = 0  # guarded executions, for the test that Keras still calls the step
+        self.unhook = None  # removes the build hook of `watch`, if it set one
 
     def __call__(self, *args: Any) -> Any:
         if not self.active:
@@ -83,6 +84,9 @@ class StepWatcher:
     def finish(self, model: keras.Model | None = None) -> None:
         """Called when a guarded call ends: waits for the steps still in flight."""
         self.active = False
+        if self.unhook is not None:
+            self.unhook()
+            self.unhook = None
         pending, self.pending = list(self.pending), deque()
         if self.backend == "jax":
             for logs in pending:
@@ -91,24 +95,53 @@ class StepWatcher:
             check_poison()
 
 
-def watch(model: keras.Model, attribute: str) -> StepWatcher | None:
+def _install(model: keras.Model, attribute: str, watcher: StepWatcher) -> None:
+    def guarded_step(*args):
+        return watcher(*args)
+
+    setattr(guarded_step, _WRAPPED, watcher)
+    setattr(model, attribute, guarded_step)
+
+
+def watch(model: keras.Model, attribute: str, builder: str) -> StepWatcher | None:
     """Wraps `model.<attribute>` (`train_function`/`test_function`) in a watcher, once.
 
+    A step function Keras has not built yet is wrapped as soon as `builder`
+    (`make_train_function`/`make_test_function`) builds it, inside the call:
+    building it earlier, before Keras's own symbolic build, would fix the JAX
+    state shardings of a `keras.distribution` before the optimizer and metric
+    variables exist. `StepWatcher.finish` removes that hook.
+
+    Args:
+        model: the model.
+        attribute: `"train_function"` or `"test_function"`.
+        builder: the model's method that builds it.
+
     Returns:
-        The watcher, or `None` where the steps need none or none is built.
+        The watcher, or `None` where the steps need none.
     """
-    step = getattr(model, attribute, None)
-    if step is None or not needs_watcher(model):
+    if not needs_watcher(model):
         return None
-    watcher = getattr(step, _WRAPPED, None)
-    if watcher is None:
-        watcher = StepWatcher(step)
+    step = getattr(model, attribute, None)
+    if step is not None:
+        watcher = getattr(step, _WRAPPED, None)
+        if watcher is None:
+            watcher = StepWatcher(step)
+            _install(model, attribute, watcher)
+        return watcher
+    watcher = StepWatcher(None)
+    build = getattr(model, builder)
 
-        def guarded_step(*args):
-            return watcher(*args)
+    def build_and_watch(*args: Any, **kwargs: Any) -> Any:
+        result = build(*args, **kwargs)
+        built = getattr(model, attribute, None)
+        if built is not None and getattr(built, _WRAPPED, None) is None:
+            watcher.step = built
+            _install(model, attribute, watcher)
+        return result
 
-        setattr(guarded_step, _WRAPPED, watcher)
-        setattr(model, attribute, guarded_step)
+    setattr(model, builder, build_and_watch)
+    watcher.unhook = lambda: model.__dict__.pop(builder, None)
     return watcher
 
 
