@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import IO
 
-from keras_binary.cli._common import require_keras
+from keras_binary.cli._common import non_negative_int, require_keras
 
 NEEDS_KERAS = True
 HELP = "a saved model's ROC, precision-recall, confusion matrix and calibration on your data"
@@ -40,16 +40,6 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
-    return value
-
-
-def _bootstrap_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
     return value
 
 
@@ -89,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--n-bootstrap",
-        type=_bootstrap_count,
+        type=non_negative_int,
         default=1000,
         metavar="N",
         help="bootstrap resamples for the intervals (default: 1000)",
