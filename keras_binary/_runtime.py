@@ -37,18 +37,66 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 from keras import ops
 
-ErrorFactory = Callable[[np.ndarray], Exception]
+# Builds the error from the summary; `None` when the summary shows that no
+# check failed after all (the condition only said that one may have).
+ErrorFactory = Callable[[np.ndarray], "Exception | None"]
+Confirm = Callable[[Any], Any]
+
+
+def _raise_from(make_error: ErrorFactory, values: Any) -> None:
+    error = make_error(np.asarray(values))
+    if error is not None:
+        raise error
+
+
+class HostSummary(NamedTuple):
+    """A summary for an error message, computed on the host when a check failed.
+
+    The backends hand `tensors` to a host callback only when the check
+    failed, and `on_host` summarises them with NumPy there: a healthy step
+    holds no summary code at all (on JAX's CPU runtime a failing branch of a
+    dozen reductions made every step slower, taken or not). TensorFlow's XLA
+    path, which cannot call the host, computes `on_device()` in the step.
+
+    Attributes:
+        tensors: the tensors to summarise.
+        on_host: NumPy arrays (one per tensor) -> the summary, as NumPy.
+        on_device: a function of no arguments that computes the same
+            summary with `keras.ops`, a vector.
+        size: the length of the summary vector.
+    """
+
+    tensors: tuple
+    on_host: Callable[..., np.ndarray]
+    on_device: Callable[[], Any]
+    size: int
 
 
 def _values(stats: Any) -> Any:
-    """The summary tensor: `stats` itself, or what the function `stats` builds."""
+    """The summary, in the step: `stats` itself, or what `stats` builds."""
+    if isinstance(stats, HostSummary):
+        return stats.on_device()
     return stats() if callable(stats) else stats
+
+
+def _host_values(stats: Any, to_numpy: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """The summary as NumPy, outside a compiled step (eager execution)."""
+    if isinstance(stats, HostSummary):
+        return stats.on_host(*[to_numpy(t) for t in stats.tensors])
+    return to_numpy(_values(stats))
+
+
+def _callback_inputs(stats: Any) -> tuple[list, Callable[..., np.ndarray]]:
+    """What a host callback receives, and how it turns that into the summary."""
+    if isinstance(stats, HostSummary):
+        return list(stats.tensors), stats.on_host
+    return [_values(stats)], np.asarray
 
 
 def _in_xla_context() -> bool:
@@ -63,18 +111,18 @@ def _in_xla_context() -> bool:
         return False
 
 
-def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
+def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory, confirm: Confirm | None) -> Any:
     import tensorflow as tf
 
     if tf.executing_eagerly():
         if bool(bad):
-            raise make_error(_values(stats).numpy())
+            _raise_from(make_error, _host_values(stats, lambda t: np.asarray(t)))
         return None
     if _in_xla_context():
         # XLA cannot call Python: the loss becomes NaN (the caller folds
         # `bad`) and the failed check's summary goes to the poison record,
         # which the fit guard reads at the next step boundary.
-        _record_poison(tf, bad, stats)
+        failed = _record_poison(tf, bad, stats, confirm)
         if not GUARDED_CALLS:
             warnings.warn(
                 "keras_binary: validate=True cannot raise inside an XLA-compiled "
@@ -84,13 +132,15 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
                 "get the coded error message.",
                 stacklevel=4,
             )
-        return bad
-
-    def fail(values):
-        raise make_error(values.numpy())
+        return failed
 
     def on_bad():
-        tf.py_function(fail, [_values(stats)], [])
+        inputs, on_host = _callback_inputs(stats)
+
+        def fail(*values):
+            _raise_from(make_error, on_host(*[v.numpy() for v in values]))
+
+        tf.py_function(fail, inputs, [])
         return tf.constant(True)
 
     tf.cond(bad, on_bad, lambda: tf.constant(False))
@@ -106,15 +156,32 @@ GUARDED_CALLS: list[object] = []
 _POISON_RECORDS: dict[int, Any] = {}
 
 
-def _record_poison(tf: Any, bad: Any, stats: Any) -> None:
-    def write():
-        values = tf.cast(tf.reshape(_values(stats), (-1,)), tf.float32)
-        record = _poison_record(tf, int(values.shape[0]))
-        count = tf.reshape(record[0] + 1.0, (1,))
-        record.assign(tf.concat([count, values], axis=0))
-        return tf.constant(True)
+def _record_poison(tf: Any, bad: Any, stats: Any, confirm: Confirm | None) -> Any:
+    # The record is written in every step, outside the branch: a variable
+    # assigned inside an XLA conditional made every step ~1.8x slower
+    # (benchmarks/loss_overhead.py, 4M logits), taken or not. The branch only
+    # computes the summary; a healthy step rewrites the record as it was.
+    size = _summary_size(tf, stats)
+    record = _poison_record(tf, size)
 
-    tf.cond(bad, write, lambda: tf.constant(False))
+    def summarise():
+        values = tf.cast(tf.reshape(_values(stats), (-1,)), tf.float32)
+        failed = tf.constant(True) if confirm is None else tf.convert_to_tensor(confirm(values))
+        return tf.concat([tf.reshape(tf.cast(failed, tf.float32), (1,)), values], axis=0)
+
+    summary = tf.cond(bad, summarise, lambda: tf.zeros((size + 1,), tf.float32))
+    written = tf.concat([tf.reshape(record[0] + 1.0, (1,)), summary[1:]], axis=0)
+    failed = summary[0] > 0.0
+    record.assign(tf.where(failed, written, record))
+    return failed
+
+
+def _summary_size(tf: Any, stats: Any) -> int:
+    if isinstance(stats, HostSummary):
+        return stats.size
+    if callable(stats):
+        stats = stats()
+    return int(tf.reshape(stats, (-1,)).shape[0])
 
 
 def _poison_record(tf: Any, size: int) -> Any:
@@ -149,23 +216,27 @@ def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
     bad = jax.lax.stop_gradient(bad)
     if not isinstance(bad, jax.core.Tracer):
         if bool(bad):
-            raise make_error(np.asarray(jax.lax.stop_gradient(_values(stats))))
+            _raise_from(make_error, _host_values(stats, lambda t: np.asarray(jax.lax.stop_gradient(t))))
         return None
-
-    def fail(values):
-        raise make_error(np.asarray(values))
 
     # `jax.pure_callback`, not `jax.debug.callback`: a callback with effects
     # makes every run of the compiled step ~0.4 ms slower on CPU (measured on
     # an MLP training step, benchmarks/loss_overhead.py), taken or not; a pure
     # one costs nothing until it runs. JAX drops a pure callback whose result
     # is unused, so the caller folds the returned (always false) flag into its
-    # result. The summary is computed in the failing branch only.
+    # result. The branch holds the callback and nothing else: the summary is
+    # computed on the host (`HostSummary`).
     def on_bad():
+        inputs, on_host = _callback_inputs(stats)
+
+        def fail(*values):
+            _raise_from(make_error, on_host(*[np.asarray(v) for v in values]))
+            return np.bool_(False)
+
         return jax.pure_callback(
             fail,
             jax.ShapeDtypeStruct((), np.bool_),
-            jax.lax.stop_gradient(_values(stats)),
+            *[jax.lax.stop_gradient(t) for t in inputs],
             vmap_method="sequential",
         )
 
@@ -281,32 +352,67 @@ def fused_custom_gradient() -> bool:
     return keras.backend.backend() in ("tensorflow", "jax")
 
 
-def raise_if(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
+def raise_if(bad: Any, stats: Any, make_error: ErrorFactory, confirm: Confirm | None = None) -> Any:
     """Raises `make_error(stats)` on the host when `bad` is true at run time.
 
     Args:
         bad: a scalar bool tensor.
-        stats: a small float tensor handed to `make_error` as NumPy, or a
-            function of no arguments that builds it; a function is only
-            traced into (and run in) the branch taken when `bad` is true.
-        make_error: builds the exception from the stats.
+        stats: a small float tensor handed to `make_error` as NumPy, a
+            function of no arguments that builds it (only traced into, and
+            run in, the branch taken when `bad` is true), or a
+            `HostSummary`, computed on the host from the tensors it holds.
+        make_error: builds the exception from the stats, or returns `None`
+            when they show that nothing failed (`bad` may then be a cheap
+            condition that only says that a check may have failed).
+        confirm: with such a `bad`, a function of the summary tensor that
+            says whether a check failed, as a scalar bool tensor; only
+            TensorFlow's XLA path, which cannot call `make_error`, uses it
+            (in the branch taken when `bad` is true) to decide whether to
+            write the poison record.
 
     Returns:
         `None`, or a scalar bool tensor that the caller must fold into its
         result, e.g. `ops.where(flag, nan, loss)`: where the backend cannot
-        raise (TensorFlow XLA) it is `bad` (the loss becomes NaN); on JAX it
-        is always false, and keeps the check in the compiled step.
+        raise (TensorFlow XLA) it says whether a check failed (`bad`, and
+        `confirm` if given: the loss becomes NaN); on JAX it is always
+        false, and keeps the check in the compiled step.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        return _raise_tensorflow(bad, stats, make_error)
+        return _raise_tensorflow(bad, stats, make_error, confirm)
     if backend == "jax":
         return _raise_jax(bad, stats, make_error)
     if _in_torch_shape_inference(bad):
         return None
     if bool(ops.convert_to_numpy(bad)):
-        raise make_error(ops.convert_to_numpy(_values(stats)))
+        _raise_from(make_error, _host_values(stats, lambda t: np.asarray(ops.convert_to_numpy(t))))
     return None
+
+
+def is_traced(x: Any) -> bool:
+    """Whether `x` is a value being traced into a compiled function.
+
+    True inside `tf.function` (with or without XLA) and `jax.jit`; false when
+    it holds a value now (eager TensorFlow and JAX, PyTorch, NumPy). PyTorch
+    counts as eager also under `torch.compile`, which runs the code as
+    written, with graph breaks where it reads a value.
+
+    Args:
+        x: a tensor.
+
+    Returns:
+        A bool.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.executing_eagerly()
+    if backend == "jax":
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    return False
 
 
 def concrete_value(x: Any) -> np.ndarray | None:
@@ -324,20 +430,9 @@ def concrete_value(x: Any) -> np.ndarray | None:
     Returns:
         A NumPy array, or `None` when `x` is symbolic.
     """
-    if keras.backend.is_keras_tensor(x):
+    if keras.backend.is_keras_tensor(x) or is_traced(x):
         return None
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if not tf.executing_eagerly():
-            return None
-    elif backend == "jax":
-        import jax
-
-        if isinstance(x, jax.core.Tracer):
-            return None
-    elif backend == "torch":
+    if keras.backend.backend() == "torch":
         import torch
 
         if _in_torch_shape_inference(x) or torch.compiler.is_compiling():

@@ -11,6 +11,7 @@ the same everywhere.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import keras
@@ -101,8 +102,10 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
     """Checks the values of a canonical batch, and says how to summarise them.
 
     A healthy step pays for one fused pass (a few comparisons and one
-    `all`); the summary of a dozen reductions that the message needs is a
-    function, which `_runtime.raise_if` traces only into the failing branch.
+    `all`); the summary of a dozen reductions that the message needs is
+    computed only when a check failed, on the host from the batch handed to
+    the callback (`_runtime.HostSummary`): a large failing branch made
+    every compiled JAX step slower on CPU, taken or not.
 
     Args:
         canonical: the result of `_contract.canonical_pair`.
@@ -111,8 +114,34 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
 
     Returns:
         A tuple `(bad, stats)`: a scalar bool tensor, true when a check
-        failed, and a function of no arguments that returns a float32 vector
-        with the entries named in `STATS`.
+        failed, and the summary for the message (see `value_mask`).
+    """
+    ok, summary = value_mask(canonical, raw_pred, check_probabilities)
+    return ops.logical_not(ops.all(ok)), summary
+
+
+def value_mask(
+    canonical: Canonical, raw_pred: Any, check_probabilities: bool = True, check_logits: bool = True
+):
+    """Checks the values of a canonical batch element by element.
+
+    The mask costs a few comparisons per element and no reduction: a loss
+    folds it into its own values (`ops.where(ok, losses, nan)`), so that the
+    reduction Keras runs anyway also says whether every element passed, and
+    a healthy step reads its inputs once (`ContractLoss`).
+
+    Args:
+        canonical: the result of `_contract.canonical_pair`.
+        raw_pred: `y_pred` as passed in (before the pair was reduced).
+        check_probabilities: whether scores must be probabilities in [0, 1].
+        check_logits: whether logits must be finite. A loss folds the mask
+            into values that a non-finite logit makes non-finite anyway.
+
+    Returns:
+        A tuple `(ok, stats)`: a rank-1 bool tensor shaped like
+        `canonical.y_pred`, false where a check failed, and the summary for
+        the message, a `_runtime.HostSummary` of the float32 vector with the
+        entries named in `STATS` (see `value_stats`).
     """
     # The checks read values only: no gradient flows through them, and under
     # JAX's eager autodiff the summary stays a concrete array.
@@ -138,7 +167,7 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
     ok = ops.logical_and(y >= 0.0, y <= 1.0)
     if probabilities:
         ok = ops.logical_and(ok, ops.logical_and(s >= 0.0, s <= 1.0))
-    else:
+    elif check_logits:
         # An infinite logit makes the loss NaN as surely as a NaN.
         ok = ops.logical_and(ok, ops.isfinite(s))
     if check_pair:
@@ -146,63 +175,179 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
     if onehot_sum is not None:
         # One-hot rows sum to 1 (soft one-hot rows too); NaN fails.
         ok = ops.logical_and(ok, ops.abs(onehot_sum - 1.0) <= PAIR_SUM_TOLERANCE)
-    bad = ops.logical_not(ops.all(ok))
 
-    def summary():
-        inf = float("inf")
-        y_nan = ops.isnan(y)
-        if onehot_sum is not None:  # a NaN in column 0 is a NaN label too
-            y_nan = ops.logical_or(y_nan, ops.isnan(onehot_sum))
-        y_clean = ops.where(y_nan, ops.zeros_like(y), y)
-        label_out = ops.logical_or(y_clean < 0.0, y_clean > 1.0)
-        is_1_2 = ops.logical_or(ops.equal(y, 1.0), ops.equal(y, 2.0))
-        is_m1_1 = ops.logical_or(ops.equal(y, -1.0), ops.equal(y, 1.0))
-        s_nan = ops.logical_not(ops.isfinite(s))
-        s_clean = ops.where(s_nan, ops.zeros_like(s), s)
-        zero = ops.zeros((), "float32")
+    present = [t for t in (onehot, pair_sum) if t is not None]
+    layout = (probabilities, onehot is not None, pair_sum is not None)
 
-        def count(mask):
-            return ops.sum(ops.cast(mask, "float32"))
+    def on_host(y, s, *rest):
+        return _summary(_HOST_OPS, y, s, *_unpack(layout, rest)).astype("float32")
 
-        pred_out = count(ops.logical_or(s_clean < 0.0, s_clean > 1.0)) if probabilities else zero
-        if check_pair:
-            pair_error = _runtime.reduce_max(
-                ops.abs(ops.where(ops.isnan(pair_sum), 1.0, pair_sum) - 1.0), 0.0
-            )
-        else:
-            pair_error = zero
-        n = ops.cast(ops.size(y), "float32")
-        if onehot_sum is not None:
-            sums = ops.where(ops.isnan(onehot_sum), 1.0, onehot_sum)
-            onehot_stats = [
-                count(ops.abs(sums - 1.0) > PAIR_SUM_TOLERANCE),
-                ops.cast(
-                    ops.all(ops.logical_or(ops.equal(onehot, 0.0), ops.equal(onehot, 1.0))), "float32"
-                ),
-                _runtime.reduce_min(sums, inf),
-                _runtime.reduce_max(sums, -inf),
-            ]
-        else:
-            onehot_stats = [zero, zero, zero, zero]
-        return ops.stack(
-            [
+    def on_device():
+        return _summary(_DEVICE_OPS, y, s, probabilities, onehot, pair_sum)
+
+    summary = _runtime.HostSummary((y, s, *present), on_host, on_device, len(STATS))
+    return ok, summary
+
+
+def _unpack(layout: tuple, rest: tuple) -> tuple:
+    probabilities, has_onehot, has_pair = layout
+    rest = list(rest)
+    onehot = rest.pop(0) if has_onehot else None
+    pair_sum = rest.pop(0) if has_pair else None
+    return probabilities, onehot, pair_sum
+
+
+def _np_count(mask: Any) -> np.ndarray:
+    return np.float32(np.count_nonzero(mask))
+
+
+# The operations `_summary` uses: `keras.ops` in the step (TensorFlow's XLA
+# path, which cannot call the host), NumPy on the host (everywhere else).
+_DEVICE_OPS = SimpleNamespace(
+    isnan=ops.isnan,
+    isfinite=ops.isfinite,
+    logical_or=ops.logical_or,
+    logical_not=ops.logical_not,
+    where=ops.where,
+    equal=ops.equal,
+    abs=ops.abs,
+    all=ops.all,
+    take=ops.take,
+    reshape=ops.reshape,
+    stack=ops.stack,
+    count=lambda mask: ops.sum(ops.cast(mask, "float32")),
+    as_float=lambda x: ops.cast(x, "float32"),
+    size=ops.size,
+    reduce_min=_runtime.reduce_min,
+    reduce_max=_runtime.reduce_max,
+)
+_HOST_OPS = SimpleNamespace(
+    isnan=np.isnan,
+    isfinite=np.isfinite,
+    logical_or=np.logical_or,
+    logical_not=np.logical_not,
+    where=np.where,
+    equal=np.equal,
+    abs=np.abs,
+    all=np.all,
+    take=np.take,
+    reshape=np.reshape,
+    stack=np.stack,
+    count=_np_count,
+    as_float=np.float32,
+    size=np.size,
+    reduce_min=lambda x, initial: np.min(x, initial=initial),
+    reduce_max=lambda x, initial: np.max(x, initial=initial),
+)
+
+
+def _summary(xp: Any, y: Any, s: Any, probabilities: bool, onehot: Any, pair_sum: Any) -> Any:
+    """The `STATS` vector of a canonical batch, with the operations of `xp`.
+
+    Args:
+        xp: `_DEVICE_OPS` or `_HOST_OPS`.
+        y, s: float32 labels and scores, rank 1.
+        probabilities: whether the scores must lie in [0, 1].
+        onehot: the `(N, 2)` one-hot labels, or `None`.
+        pair_sum: the sums of the softmax pairs, rank 1, or `None`.
+    """
+    inf = float("inf")
+    onehot_sum = None
+    if onehot is not None:
+        onehot_sum = xp.reshape(xp.take(onehot, 0, axis=-1) + xp.take(onehot, 1, axis=-1), (-1,))
+    y_nan = xp.isnan(y)
+    if onehot_sum is not None:  # a NaN in column 0 is a NaN label too
+        y_nan = xp.logical_or(y_nan, xp.isnan(onehot_sum))
+    y_clean = xp.where(y_nan, 0.0, y)
+    label_out = xp.logical_or(y_clean < 0.0, y_clean > 1.0)
+    is_1_2 = xp.logical_or(xp.equal(y, 1.0), xp.equal(y, 2.0))
+    is_m1_1 = xp.logical_or(xp.equal(y, -1.0), xp.equal(y, 1.0))
+    s_nan = xp.logical_not(xp.isfinite(s))
+    s_clean = xp.where(s_nan, 0.0, s)
+    zero = xp.as_float(0.0)
+    pred_out = xp.count(xp.logical_or(s_clean < 0.0, s_clean > 1.0)) if probabilities else zero
+    if pair_sum is not None:
+        pair_error = xp.reduce_max(xp.abs(xp.where(xp.isnan(pair_sum), 1.0, pair_sum) - 1.0), 0.0)
+    else:
+        pair_error = zero
+    n = xp.as_float(xp.size(y))
+    if onehot_sum is not None:
+        sums = xp.where(xp.isnan(onehot_sum), 1.0, onehot_sum)
+        onehot_stats = [
+            xp.count(xp.abs(sums - 1.0) > PAIR_SUM_TOLERANCE),
+            xp.as_float(xp.all(xp.logical_or(xp.equal(onehot, 0.0), xp.equal(onehot, 1.0)))),
+            xp.reduce_min(sums, inf),
+            xp.reduce_max(sums, -inf),
+        ]
+    else:
+        onehot_stats = [zero, zero, zero, zero]
+    return xp.stack(
+        [
+            xp.as_float(x)
+            for x in (
                 n,
-                count(y_nan),
-                _runtime.reduce_min(y_clean, inf),
-                _runtime.reduce_max(y_clean, -inf),
-                count(label_out),
-                ops.cast(ops.equal(count(is_1_2), n), "float32"),
-                ops.cast(ops.equal(count(is_m1_1), n), "float32"),
-                count(s_nan),
-                _runtime.reduce_min(s_clean, inf),
-                _runtime.reduce_max(s_clean, -inf),
+                xp.count(y_nan),
+                xp.reduce_min(y_clean, inf),
+                xp.reduce_max(y_clean, -inf),
+                xp.count(label_out),
+                xp.as_float(xp.equal(xp.count(is_1_2), n)),
+                xp.as_float(xp.equal(xp.count(is_m1_1), n)),
+                xp.count(s_nan),
+                xp.reduce_min(s_clean, inf),
+                xp.reduce_max(s_clean, -inf),
                 pred_out,
                 pair_error,
                 *onehot_stats,
-            ]
-        )
+            )
+        ]
+    )
 
-    return bad, summary
+
+def stats_failed(stats: Any) -> Any:
+    """Whether a summary of `value_stats` shows a failed check.
+
+    A loss that folds its mask into its values learns only that its result
+    is not finite, which a NaN sample weight, an overflow or a wrapped loss
+    can also cause; the summary, computed then, says whether a check failed.
+
+    Args:
+        stats: the float vector of `value_stats`: NumPy, or a tensor (then
+            the result is a scalar bool tensor).
+
+    Returns:
+        A bool.
+
+    Example:
+
+    >>> import numpy as np
+    >>> stats = np.zeros(len(STATS))
+    >>> stats_failed(stats), stats_failed(np.where(np.arange(len(STATS)) == 1, 1.0, stats))
+    (False, True)
+    """
+    if isinstance(stats, np.ndarray):
+        s = dict(zip(STATS, np.asarray(stats, dtype="float64").tolist(), strict=True))
+        return any(s[k] > 0 for k in _FAILURE_COUNTS) or s["pair_error"] > PAIR_SUM_TOLERANCE
+    failed = ops.take(stats, STATS.index("pair_error")) > PAIR_SUM_TOLERANCE
+    for name in _FAILURE_COUNTS:
+        failed = ops.logical_or(failed, ops.take(stats, STATS.index(name)) > 0)
+    return failed
+
+
+# The counts of the summary that a failed check makes positive.
+_FAILURE_COUNTS = ("label_nan", "label_out", "pred_nan", "pred_out", "onehot_bad")
+
+
+def error_if_failed(stats: Any, source: Source | None = None) -> BinaryLabelError | None:
+    """`error_from_stats`, or `None` when the summary shows no failed check.
+
+    Args:
+        stats: the float vector of `value_stats`, as NumPy.
+        source: as in `error_from_stats`.
+
+    Returns:
+        The error to raise, or `None`.
+    """
+    return error_from_stats(stats, source) if stats_failed(np.asarray(stats)) else None
 
 
 def _num(v: float) -> str:

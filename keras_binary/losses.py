@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
+import threading
 from typing import Any
 
 import keras
@@ -27,7 +29,7 @@ from keras_binary._contract import (
     plan_layout,
     static_shape,
 )
-from keras_binary._value_checks import error_from_stats, source_of, value_stats
+from keras_binary._value_checks import error_from_stats, error_if_failed, source_of, stats_failed, value_mask
 from keras_binary.errors import BinaryConfigError
 
 
@@ -206,6 +208,10 @@ class ContractLoss(keras.losses.Loss):
         self.multi_label = bool(multi_label)
         self.validate = bool(validate)
 
+    # Whether `values` is non-finite wherever a logit is: then a folded
+    # check need not test the logits (SafeBCE and SafeFocal; tested).
+    _non_finite_logits_propagate = False
+
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         raise NotImplementedError
 
@@ -216,10 +222,14 @@ class ContractLoss(keras.losses.Loss):
         check_numeric(y_pred, "y_pred")
         if sample_weight is not None:
             sample_weight = self._example_weights(y_true, y_pred, sample_weight)
-        result = super().__call__(y_true, y_pred, sample_weight=sample_weight)
+        check = _FoldedCheck(self) if self.validate else None
+        with _folding(check):
+            result = super().__call__(y_true, y_pred, sample_weight=sample_weight)
         if self.reduction not in (None, "none") and tuple(result.shape) == (0,):
             # Keras returns an empty tensor for an empty batch; a loss is a number.
             return ops.zeros((), dtype=result.dtype)
+        if check is not None and check.summary is not None:
+            result = check.raise_if_failed(result)
         return result
 
     def _example_weights(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
@@ -248,15 +258,29 @@ class ContractLoss(keras.losses.Loss):
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         canonical = canonical_pair(y_true, y_pred, self.from_logits, self.multi_label, use_keras_logits=True)
-        poisoned = None
+        ok = summary = None
+        check = _folded_check_of(self)
+        folded = check is not None and _runtime.is_traced(canonical.y_pred)
         if self.validate and _has_elements(canonical):
-            # Before the loss itself: an eager backend (PyTorch) or a wrapped
-            # loss may reject bad values first, with an uncoded error.
-            bad, stats = value_stats(canonical, y_pred)
-            poisoned = _runtime.raise_if(bad, stats, functools.partial(error_from_stats, source=source_of(self)))
+            check_logits = not (folded and self._non_finite_logits_propagate)
+            ok, summary = value_mask(canonical, y_pred, check_logits=check_logits)
+        folded = folded and ok is not None
+        poisoned = None
+        if ok is not None and not folded:
+            # Run eagerly, or `call` called on its own: check first, since an
+            # eager backend or a wrapped loss may reject bad values with an
+            # uncoded error.
+            poisoned = _runtime.raise_if(
+                ops.logical_not(ops.all(ok)),
+                summary,
+                functools.partial(error_from_stats, source=source_of(self)),
+            )
         labels = smooth_labels(canonical.y_true, self.label_smoothing)
         losses = self.values(labels, canonical.y_pred, canonical.from_logits)
-        if poisoned is not None:
+        if folded:
+            losses = ops.where(ok, losses, float("nan"))
+            check.summary = summary
+        elif poisoned is not None:
             losses = ops.where(poisoned, float("nan"), losses)
         return _to_example_shape(losses, canonical, y_pred)
 
@@ -271,6 +295,75 @@ class ContractLoss(keras.losses.Loss):
             }
         )
         return config
+
+
+# The checks of the `__call__`s in progress on this thread (Keras may run
+# replicas in threads), innermost last.
+_FOLDING = threading.local()
+
+
+class _FoldedCheck:
+    """The value check of one compiled loss call, folded into its reduction.
+
+    A separate check reads the labels and predictions a second time and, on
+    XLA's CPU backend, is not fused with the loss (measured:
+    benchmarks/loss_overhead.py). Folded, the loss's own values become NaN
+    where a check failed, the reduction that Keras runs anyway makes the
+    result NaN, and the step pays for one scalar test; the summary for the
+    message, which says whether a check failed, is computed only when the
+    result is not finite, since a NaN sample weight, an overflow or a
+    wrapped loss can make it so too.
+    """
+
+    __slots__ = ("loss", "summary")
+
+    def __init__(self, loss: ContractLoss):
+        self.loss = loss
+        self.summary: Any = None
+
+    def raise_if_failed(self, result: Any) -> Any:
+        """Raises the coded error of a failed check; a failed step's result is NaN with no gradient."""
+        # Not finite: a failed check made it NaN, or a non-finite logit (the
+        # folded mask leaves those to the loss's own value) made it so.
+        finite = ops.isfinite(result)
+        found = ops.logical_not(finite if len(tuple(result.shape)) == 0 else ops.all(finite))
+        poisoned = _runtime.raise_if(
+            found,
+            self.summary,
+            functools.partial(error_if_failed, source=source_of(self.loss)),
+            confirm=stats_failed,
+        )
+        if poisoned is None:
+            return result
+        # A failed check under XLA: NaN with a zero gradient, so that with SGD
+        # a bad batch leaves the weights as they were. (A result that is not
+        # finite for another reason stays as Keras would give it.)
+        return ops.where(poisoned, float("nan"), result)
+
+
+class _folding:  # noqa: N801 - used as a function: `with _folding(check):`
+    """Makes `check` the one that `ContractLoss.call` fills, for the `with` block."""
+
+    def __init__(self, check: _FoldedCheck | None):
+        self.check = check
+
+    def __enter__(self) -> None:
+        if self.check is not None:
+            stack = getattr(_FOLDING, "stack", None)
+            if stack is None:
+                stack = _FOLDING.stack = []
+            stack.append(self.check)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.check is not None:
+            _FOLDING.stack.pop()
+
+
+def _folded_check_of(loss: ContractLoss) -> _FoldedCheck | None:
+    stack = getattr(_FOLDING, "stack", None)
+    if stack and stack[-1].loss is loss:
+        return stack[-1]
+    return None
 
 
 def _shape_of(x: Any) -> tuple:
@@ -378,6 +471,8 @@ class SafeBCE(ContractLoss):
             else _check_number("pos_weight", pos_weight, 0.0, math.inf, open_low=True)
         )
         self.axis = _check_axis(axis)
+
+    _non_finite_logits_propagate = True
 
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         return binary_crossentropy_values(y_true, y_pred, from_logits, self.pos_weight)
@@ -551,6 +646,8 @@ class SafeFocal(ContractLoss):
         )
         self.axis = _check_axis(axis)
 
+    _non_finite_logits_propagate = True
+
     def values(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         return binary_focal_crossentropy_values(
             y_true,
@@ -599,6 +696,12 @@ def _loss_name(fn: Any) -> str:
             return str(inner.__name__)
         return type(fn).__name__
     return str(getattr(fn, "__name__", type(fn).__name__))
+
+
+def _default_name(fn: Any) -> str:
+    """`"safe_"` + the wrapped loss's name, as a valid name scope (`<lambda>` is not one)."""
+    raw = str(getattr(fn, "name", None) or _loss_name(fn))
+    return "safe_" + (re.sub(r"[^A-Za-z0-9_.]+", "_", raw).strip("_") or "loss")
 
 
 def _declared_from_logits(fn: Any) -> bool | None:
@@ -699,7 +802,7 @@ class SafeLossWrapper(ContractLoss):
             from_logits=from_logits,
             validate=validate,
             reduction=reduction,
-            name=name or f"safe_{getattr(fn, 'name', None) or _loss_name(fn)}",
+            name=name or _default_name(fn),
             dtype=dtype,
         )
         self.fn = fn
