@@ -87,7 +87,9 @@ def test_keras_10607_softmax_on_one_unit_with_binary_accuracy():
     np.testing.assert_allclose(predictions, 1.0, atol=1e-6)
 
     # With a keras_binary metric the guard stops fit before the first step.
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=[keras_binary.metrics.BinaryAccuracy()])
+    model.compile(
+        optimizer="rmsprop", loss="binary_crossentropy", metrics=[keras_binary.metrics.BinaryAccuracy()]
+    )
     assert fit_error(model, x_train, y_train).code == "KBD002"
 
 
@@ -131,7 +133,9 @@ def test_keras_126_softmax_on_one_unit_with_mean_squared_error():
     `mean_squared_error`; `predict_proba` gives all ones. The one-unit softmax
     is reported whatever the loss.
     """
-    X = np.array([[0.0, 0.1], [0.6, 0.8], [0.1, 0.2], [0.9, 0.8], [0.9, 0.7], [0.3, 0.0], [0.2, 0.2], [0.5, 0.9]])
+    X = np.array(
+        [[0.0, 0.1], [0.6, 0.8], [0.1, 0.2], [0.9, 0.8], [0.9, 0.7], [0.3, 0.0], [0.2, 0.2], [0.5, 0.9]]
+    )
     y = (X[:, 0] + X[:, 1] > 0.5).astype("int32")
     model = Sequential()
     model.add(Input((2,)))
@@ -279,7 +283,9 @@ def test_lovedlim_2_from_logits_true_on_a_sigmoid_output():
             Dense(1, activation="sigmoid"),
         ]
     )
-    model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     x, y = RNG.random((8, 64, 64, 3)).astype("float32"), binary_labels(8)
 
     report = keras_binary.diagnose(model, x, y)
@@ -303,7 +309,11 @@ def test_tf_28718_transfer_learning_tutorial_logit_with_binary_crossentropy():
     global_average_layer = GlobalAveragePooling2D()
     prediction_layer = Dense(1)
     model = Sequential([base_model, global_average_layer, prediction_layer])
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0001), loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=0.0001),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     x = RNG.uniform(-1.0, 1.0, (8, 32, 32, 3)).astype("float32")
 
     report = keras_binary.diagnose(model, x, binary_labels(8))
@@ -322,7 +332,9 @@ def test_tf_42182_keras_precision_on_a_logit_output():
 
     def build(metric):
         model = Sequential([Input((4,)), Dense(8, activation="relu"), Dense(1)])
-        model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=[metric])
+        model.compile(
+            optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=[metric]
+        )
         return model
 
     x, y = RNG.random((8, 4)).astype("float32"), binary_labels(8)
@@ -457,7 +469,9 @@ def test_keras_13006_default_categorical_labels_with_one_sigmoid_unit(tmp_path):
     for name in ("cats", "dogs"):
         (tmp_path / name).mkdir()
         for i in range(4):
-            keras.utils.save_img(tmp_path / name / f"{i}.png", RNG.integers(0, 255, (32, 32, 3)).astype("uint8"))
+            keras.utils.save_img(
+                tmp_path / name / f"{i}.png", RNG.integers(0, 255, (32, 32, 3)).astype("uint8")
+            )
     model = Sequential(
         [
             Input((32, 32, 3)),

@@ -239,7 +239,7 @@ def _label_values(
                 f"the labels {_fmt(y.shape)} hold one class id per example, the output {_output_name(out)} has "
                 f"two units {_fmt(out_shape)}, and the loss {loss.name} expects one column per unit.",
                 f"Keras's {loss.name} compares the labels with the two columns element-wise: it fails with a shape "
-                "or rank error (\"target and output must have the same shape\"), or, after broadcasting, trains "
+                'or rank error ("target and output must have the same shape"), or, after broadcasting, trains '
                 "both columns on the same label.",
                 fix,
             )

@@ -297,7 +297,9 @@ def _check_noise_after_activation(ctx: _Context) -> Iterator[Finding]:
             continue
         act, act_layer = out.activation, out.activation_layer
         amount = (
-            f"stddev={noise.stddev}" if type(noise).__name__ == "GaussianNoise" else f"rate={_training_noise_amount(noise)}"
+            f"stddev={noise.stddev}"
+            if type(noise).__name__ == "GaussianNoise"
+            else f"rate={_training_noise_amount(noise)}"
         )
         yield _finding(
             "KBD040",
