@@ -494,6 +494,15 @@ def test_keras_13006_default_categorical_labels_with_one_sigmoid_unit(tmp_path):
     assert "argmax" in finding.fix or "SafeBCE" in finding.fix
     assert "KBD008" not in keras_binary.diagnose(model, loader("binary")).codes
 
+    # SafeBCE reads column 1 of one-hot labels: both loaders give the same loss.
+    # (Compiled afresh for each: the TensorFlow trainer retraces a second label
+    # shape with relaxed, unknown dimensions.)
+    model.compile(loss=keras_binary.SafeBCE(), optimizer="rmsprop")
+    categorical = model.evaluate(loader("categorical"), verbose=0)
+    model.compile(loss=keras_binary.SafeBCE(), optimizer="rmsprop")
+    binary = model.evaluate(loader("binary"), verbose=0)
+    np.testing.assert_allclose(categorical, binary, rtol=1e-5)
+
 
 def test_kouhan_two_unit_softmax_with_class_id_labels():
     """http://www.kouhan.cn/en/article/00027281
@@ -583,3 +592,91 @@ def test_deep_learning_models_96_rescaled_inputs_into_imagenet_backbones():
     assert resnet.severity == "error" and "preprocess_input" in resnet.fix
     (inception,) = findings(retrain(keras.applications.InceptionV3), "KBD014")
     assert inception.severity == "warning" and "preprocess_input" in inception.fix
+
+
+# ---------------------------------------------------------------------------
+# More reports: a classifier left on top, 0/255 masks, float16 outputs.
+
+
+def test_tf_22479_layers_pop_leaves_the_imagenet_classifier_on_top():
+    """https://github.com/tensorflow/tensorflow/issues/22479
+
+    "Keras: removing layers with model.layers.pop() doesn't work": the user
+    pops VGG16's classifier and builds the new head on
+    `model.layers[-1].output`; `model.layers` is a copy, so the head sits on
+    the 1000-way softmax (the answer: use `model.layers[-2].output`). Here the
+    new head is binary, as in the seed report.
+    """
+    model = keras.applications.VGG16(weights=None, include_top=True, input_shape=(32, 32, 3))
+    model.layers.pop()  # removes nothing from the model
+    hidden = Dense(120, activation="relu")(model.layers[-1].output)
+    output = Dense(1, activation="sigmoid")(hidden)
+    new_model = Model(model.input, output)
+    new_model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+
+    (finding,) = findings(keras_binary.diagnose(new_model), "KBD001")
+    assert "softmax over 1000 classes" in finding.summary and "'predictions'" in finding.summary
+    assert "include_top=False" in finding.fix
+    new_model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    x, y = RNG.uniform(-120, 150, (8, 32, 32, 3)).astype("float32"), binary_labels(8)
+    assert fit_error(new_model, x, y).code == "KBD001"
+
+    # The answer's fix: the head on the layer before the classifier.
+    hidden = Dense(120, activation="relu")(model.layers[-2].output)
+    fixed = Model(model.input, Dense(1, activation="sigmoid")(hidden))
+    fixed.compile(optimizer="adam", loss="binary_crossentropy")
+    assert "KBD001" not in keras_binary.diagnose(fixed).codes
+
+
+def test_image_segmentation_keras_30_masks_of_0_and_255():
+    """https://github.com/divamgupta/image-segmentation-keras/issues/30
+
+    "I get all output predicted images of single color": binary segmentation
+    with `binary_crossentropy` trained on masks whose pixels are 0 and 255;
+    the fix that worked was masks of 0 and 1.
+    """
+    img_input = Input((32, 32, 3))
+    conv1 = Conv2D(8, 3, padding="same", activation="relu")(img_input)
+    pool1 = MaxPooling2D()(conv1)
+    conv2 = Conv2D(16, 3, padding="same", activation="relu")(pool1)
+    up1 = keras.layers.Concatenate()([keras.layers.UpSampling2D()(conv2), conv1])
+    out = Conv2D(1, 1, activation="sigmoid")(up1)
+    model = Model(img_input, out)
+    model.compile(optimizer="adadelta", loss="binary_crossentropy", metrics=["accuracy"])
+    x = RNG.random((4, 32, 32, 3)).astype("float32")
+    masks = (RNG.random((4, 32, 32, 1)) > 0.7).astype("uint8") * 255
+
+    (finding,) = findings(keras_binary.diagnose(model, x, masks), "KBD009")
+    assert "{0, 255}" in finding.summary and "y / 255" in finding.fix
+    assert keras_binary.diagnose(model, x, masks // 255).ok
+
+    model.compile(optimizer="adadelta", loss=keras_binary.SafeBCE())
+    error = fit_error(model, x, masks, keras_binary.BinaryLabelError)
+    assert error.code == "KB201" and "y / 255" in error.fix
+
+
+@pytest.mark.parametrize(
+    ("activation", "code"),
+    [
+        # "Random NaN loss when using float16 dtype and batch size of 1": Dense(1, activation='tanh', dtype=float16).
+        ("tanh", "KBD024"),  # https://github.com/tensorflow/tensorflow/issues/38457
+        # The same report again, with Dense(units=1, dtype=float16): a linear output.
+        (None, "KBD005"),  # https://github.com/tensorflow/tensorflow/issues/43172
+    ],
+)
+def test_tf_38457_43172_float16_xor_with_binary_crossentropy(activation, code):
+    """https://github.com/tensorflow/tensorflow/issues/38457 and https://github.com/tensorflow/tensorflow/issues/43172
+
+    XOR with one float16 `Dense` unit and `BinaryCrossentropy()`: the loss is
+    sometimes NaN. The output is a tanh (negative values) or linear (a logit)
+    read as a probability: what the user blamed on float16 is the output.
+    """
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    y = np.array([[0], [1], [1], [0]])
+    loss_function = keras.losses.BinaryCrossentropy()
+    model = Sequential([Input((2,)), Dense(units=1, activation=activation, dtype="float16")])
+    model.compile(optimizer="sgd", loss=loss_function)
+
+    assert code in keras_binary.diagnose(model, x, y).codes
+    model.compile(optimizer="sgd", loss=keras_binary.SafeBCE())
+    assert fit_error(model, x, y).code == code
