@@ -504,7 +504,7 @@ def test_keras_13006_default_categorical_labels_with_one_sigmoid_unit(tmp_path):
     np.testing.assert_allclose(categorical, binary, rtol=1e-5)
 
 
-def test_kouhan_two_unit_softmax_with_class_id_labels():
+def test_kouhan_two_unit_softmax_with_class_id_labels(tmp_path):
     """http://www.kouhan.cn/en/article/00027281
 
     "Resolving Shape Incompatibility Errors ... Binary Classification" (angry
@@ -532,6 +532,19 @@ def test_kouhan_two_unit_softmax_with_class_id_labels():
     # What plain Keras says: a shape error that does not mention the labels' encoding.
     with pytest.raises(ValueError, match="same shape"):
         model.fit(x, y, epochs=1, verbose=0)
+
+    # The same labels from a folder of images (label_mode="binary" or "int").
+    for name in ("angry", "happy"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            keras.utils.save_img(
+                tmp_path / name / f"{i}.png", RNG.integers(0, 255, (48, 48, 1)).astype("uint8")
+            )
+    for label_mode in ("binary", "int"):
+        dataset = keras.utils.image_dataset_from_directory(
+            tmp_path, image_size=(48, 48), color_mode="grayscale", label_mode=label_mode, verbose=False
+        )
+        assert "KBD041" in keras_binary.diagnose(model, dataset).codes
 
     # Each fix the finding names clears it.
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
