@@ -599,6 +599,21 @@ def test_kbd040_not_for_dropout_before_the_output_or_rate_zero_or_logits():
     assert diagnose(head).ok
 
 
+def test_kbd040_names_the_model_of_each_layer():
+    inputs = keras.Input((4,))
+    inner = keras.Model(
+        inputs, keras.layers.Dense(1, activation="sigmoid", name="output")(inputs), name="inner"
+    )
+    outer_inputs = keras.Input((4,))
+    model = keras.Model(outer_inputs, keras.layers.Dropout(0.5, name="noise")(inner(outer_inputs)))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    finding = only(diagnose(model), "KBD040")
+    assert finding.where == "layer 'noise'"
+    assert "the sigmoid of layer 'output' of model 'inner'" in finding.summary
+    nested = _then(keras.layers.Dropout(0.5, name="noise"), nested=True)
+    assert only(diagnose(nested), "KBD040").where == "layer 'noise' of model 'inner'"
+
+
 def test_kbd040_after_a_binary_head():
     model = keras.Sequential(
         [keras.Input((4,)), keras_binary.BinaryHead(name="head"), keras.layers.Dropout(0.2)]

@@ -274,7 +274,7 @@ def _check_noise_after_activation(ctx: _Context) -> Iterator[Finding]:
     for out in ctx.outputs:
         if not _binary_units(out) or out.activation not in _PROBABILITY_ACTIVATIONS:
             continue
-        noise, owner, current = None, out.owner, out.tensor
+        noise, noise_owner, owner, current = None, "", "", out.tensor
         for _ in range(_graph.MAX_WALK):  # back from the output to the layer that applies the activation
             found = _graph.producer(current)
             if found is None:
@@ -291,7 +291,7 @@ def _check_noise_after_activation(ctx: _Context) -> Iterator[Finding]:
                 break
             kind = type(operation).__name__
             if noise is None and kind in _TRAINING_NOISE and _training_noise_amount(operation) > 0:
-                noise = operation
+                noise, noise_owner = operation, owner
             current = inputs[0]
         if noise is None or out.activation_layer is None:
             continue
@@ -303,9 +303,9 @@ def _check_noise_after_activation(ctx: _Context) -> Iterator[Finding]:
         )
         yield _finding(
             "KBD040",
-            _layer_where(noise, owner),
+            _layer_where(noise, noise_owner),
             f"{type(noise).__name__} {noise.name!r} ({amount}) comes after the {act} of layer "
-            f"{act_layer.name!r}: during fit the output is no longer a probability.",
+            f"{act_layer.name!r}{out.owner}: during fit the output is no longer a probability.",
             "fit runs the layer in training mode, after the activation: dropout sets some probabilities to 0 "
             "and divides the others by 1 - rate (values above 1), noise moves them outside [0, 1]. The loss "
             "clips them (keras_binary's losses stop with KB205), and the model is trained on outputs it never "
