@@ -693,3 +693,46 @@ def test_tf_38457_43172_float16_xor_with_binary_crossentropy(activation, code):
     assert code in keras_binary.diagnose(model, x, y).codes
     model.compile(optimizer="sgd", loss=keras_binary.SafeBCE())
     assert fit_error(model, x, y).code == code
+
+
+def test_stackoom_4qojq_rare_frauds_predicted_as_all_zero():
+    """https://stackoom.com/en/question/4QOjQ
+
+    "'All zero class' prediction by Neural Network": fraud detection on 5
+    autoencoder features, two hidden layers of 10 relu units; 115 frauds in
+    71114 test transactions (0.16 %), AUC stuck at 0.500 and every prediction
+    0. The output layer is not shown: a one-unit sigmoid, as for any binary
+    task. Nothing compensates the imbalance: a warning with the prior and the
+    weight that would.
+    """
+    n_fraud, n = 4, 2500  # 0.16 %
+    y_train = np.zeros(n)
+    y_train[:n_fraud] = 1
+    x_train = RNG.normal(size=(n, 5)).astype("float32")
+    model = Sequential(
+        [
+            Input((5,)),
+            Dense(10, activation="relu"),
+            Dense(10, activation="relu"),
+            Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[keras.metrics.AUC()])
+
+    report = keras_binary.diagnose(model, x_train, y_train)
+    (finding,) = findings(report, "KBD012")
+    assert finding.severity == "warning" and report.ok  # a warning: the model can still be trained
+    assert "bias_init_prior=0.0016" in finding.fix and f"pos_weight={(n - n_fraud) // n_fraud}" in finding.fix
+    # Compensated: class weights (told to diagnose, since fit does not store them), or the fix's head and loss.
+    weights = {0: 1.0, 1: (n - n_fraud) / n_fraud}
+    assert "KBD012" not in keras_binary.diagnose(model, x_train, y_train, class_weight=weights).codes
+    fixed = Sequential(
+        [
+            Input((5,)),
+            Dense(10, activation="relu"),
+            Dense(10, activation="relu"),
+            keras_binary.BinaryHead(bias_init_prior=0.0016),
+        ]
+    )
+    fixed.compile(optimizer="adam", loss=keras_binary.SafeBCE(pos_weight=624))
+    assert keras_binary.diagnose(fixed, x_train, y_train).codes == []
