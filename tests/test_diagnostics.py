@@ -552,6 +552,103 @@ def test_kbd020_subclassed_model_still_checks_loss_and_labels():
 
 
 # ---------------------------------------------------------------------------
+# 40. Dropout or noise after the final activation; 41. class ids against a pair.
+
+
+def _then(layer, units=1, activation="sigmoid", nested=False):
+    inputs = keras.Input((4,))
+    scores = keras.layers.Dense(units, activation=activation, name="output")(inputs)
+    if nested:
+        inner = keras.Model(inputs, layer(scores), name="inner")
+        outer_inputs = keras.Input((4,))
+        model = keras.Model(outer_inputs, inner(outer_inputs))
+    else:
+        model = keras.Model(inputs, layer(scores))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize(
+    ("layer", "units", "activation", "nested"),
+    [
+        (keras.layers.Dropout(0.5, name="noise"), 1, "sigmoid", False),
+        (keras.layers.GaussianNoise(0.1, name="noise"), 1, "sigmoid", False),
+        (keras.layers.GaussianDropout(0.3, name="noise"), 2, "softmax", False),
+        (keras.layers.AlphaDropout(0.2, name="noise"), 1, "sigmoid", False),
+        (keras.layers.Dropout(0.5, name="noise"), 1, "sigmoid", True),
+    ],
+)
+def test_kbd040_noise_after_the_final_activation(layer, units, activation, nested):
+    model = _then(layer, units=units, activation=activation, nested=nested)
+    finding = only(diagnose(model), "KBD040")
+    assert finding.severity == "error" and finding.where.startswith("layer 'noise'")
+    assert f"the {activation} of layer 'output'" in finding.summary
+    assert "KBD040" in [f.code for f in diagnostics.graph_errors(model)]
+
+
+def test_kbd040_not_for_dropout_before_the_output_or_rate_zero_or_logits():
+    inputs = keras.Input((4,))
+    before = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Dropout(0.5)(inputs))
+    model = keras.Model(inputs, before)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    assert "KBD040" not in codes(diagnose(model))
+    assert "KBD040" not in codes(diagnose(_then(keras.layers.Dropout(0.0))))
+    assert "KBD040" not in codes(diagnose(_then(keras.layers.Dropout(0.5), activation=None)))
+    head = keras.Sequential([keras.Input((4,)), keras_binary.BinaryHead(dropout=0.5)])
+    head.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    assert diagnose(head).ok
+
+
+def test_kbd040_names_the_model_of_each_layer():
+    inputs = keras.Input((4,))
+    inner = keras.Model(
+        inputs, keras.layers.Dense(1, activation="sigmoid", name="output")(inputs), name="inner"
+    )
+    outer_inputs = keras.Input((4,))
+    model = keras.Model(outer_inputs, keras.layers.Dropout(0.5, name="noise")(inner(outer_inputs)))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    finding = only(diagnose(model), "KBD040")
+    assert finding.where == "layer 'noise'"
+    assert "the sigmoid of layer 'output' of model 'inner'" in finding.summary
+    nested = _then(keras.layers.Dropout(0.5, name="noise"), nested=True)
+    assert only(diagnose(nested), "KBD040").where == "layer 'noise' of model 'inner'"
+
+
+def test_kbd040_after_a_binary_head():
+    model = keras.Sequential(
+        [keras.Input((4,)), keras_binary.BinaryHead(name="head"), keras.layers.Dropout(0.2)]
+    )
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    assert "'head'" in only(diagnose(model), "KBD040").summary
+
+
+@pytest.mark.parametrize(
+    "loss", ["categorical_crossentropy", "binary_crossentropy", keras.losses.BinaryFocalCrossentropy()]
+)
+@pytest.mark.parametrize("label_shape", [(16,), (16, 1)])
+def test_kbd041_class_ids_against_a_pair_with_a_keras_loss(loss, label_shape):
+    model = dense_model(units=2, activation="softmax", loss=loss)
+    finding = only(diagnose(model, X4, Y_BALANCED.reshape(label_shape)), "KBD041")
+    assert finding.where == "labels (y)" and "two units (None, 2)" in finding.summary
+    assert ("sparse_categorical_crossentropy" in finding.fix) == (loss == "categorical_crossentropy")
+    assert "SafeBCE" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("loss", "y"),
+    [
+        ("sparse_categorical_crossentropy", Y_BALANCED),
+        (keras_binary.SafeBCE(), Y_BALANCED),
+        ("categorical_crossentropy", np.eye(2)[Y_BALANCED]),
+        ("binary_crossentropy", np.eye(2)[Y_BALANCED]),
+    ],
+)
+def test_kbd041_not_for_matching_labels_or_keras_binary_losses(loss, y):
+    model = dense_model(units=2, activation="softmax", loss=loss)
+    assert "KBD041" not in codes(diagnose(model, X4, y))
+
+
+# ---------------------------------------------------------------------------
 # The report, the entry points, and the promise not to touch the model.
 
 
@@ -665,6 +762,9 @@ def test_every_code_is_in_the_user_guide():
 
 
 def test_codes_are_numbered_and_titled():
-    assert list(DIAGNOSTIC_CODES) == [f"KBD{i:03d}" for i in range(1, len(DIAGNOSTIC_CODES) + 1)]
+    codes = list(DIAGNOSTIC_CODES)
+    # Numbered in order; blocks of numbers are allocated per feature, so gaps are allowed.
+    assert codes == sorted(set(codes)) and all(re.fullmatch(r"KBD\d{3}", code) for code in codes)
+    assert codes[: codes.index("KBD025") + 1] == [f"KBD{i:03d}" for i in range(1, 26)]
     for severity, title in DIAGNOSTIC_CODES.values():
         assert severity in diagnostics.SEVERITIES and title and not title.endswith(".")

@@ -219,6 +219,31 @@ def _label_values(
                 )
             )
         return (y[..., 1] if y.ndim >= 2 and y.shape[-1] == 2 else y), findings
+    if (
+        layout.pred == "pair"
+        and layout.label == "plain"
+        and loss is not None
+        and not loss.ours
+        and loss.kind in ("categorical", "binary", "focal")
+    ):
+        fix = (
+            "loss='sparse_categorical_crossentropy'  # class ids 0/1 against the softmax pair; or "
+            "y = keras.utils.to_categorical(y, 2), or loss=keras_binary.SafeBCE(), which reads column 1"
+            if loss.kind == "categorical"
+            else "loss=keras_binary.SafeBCE()  # reads column 1 of the pair; or y = keras.utils.to_categorical(y, 2)"
+        )
+        findings.append(
+            _finding(
+                "KBD041",
+                "labels (y)",
+                f"the labels {_fmt(y.shape)} hold one class id per example, the output {_output_name(out)} has "
+                f"two units {_fmt(out_shape)}, and the loss {loss.name} expects one column per unit.",
+                f"Keras's {loss.name} compares the labels with the two columns element-wise: it fails with a shape "
+                'or rank error ("target and output must have the same shape"), or, after broadcasting, trains '
+                "both columns on the same label.",
+                fix,
+            )
+        )
     if layout.label == "onehot":
         if out.units == 1 and not (loss is not None and loss.ours):
             findings.append(

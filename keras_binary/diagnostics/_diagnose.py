@@ -35,6 +35,7 @@ from keras_binary.diagnostics._model import (
     _check_batch_norm_mode,
     _check_classifier_stacking,
     _check_mixed_precision,
+    _check_noise_after_activation,
     _check_not_binary,
     _check_size1_softmax,
     _check_spatial_output,
@@ -50,6 +51,7 @@ _GRAPH_CHECKS = (
     _check_categorical_loss,
     _check_from_logits,
     _check_final_activation,
+    _check_noise_after_activation,
     _check_metrics,
     _check_spatial_output,
     _check_batch_norm_mode,
@@ -57,7 +59,7 @@ _GRAPH_CHECKS = (
 )
 _CHECKS = (
     _check_inputs,
-    *_GRAPH_CHECKS[:7],
+    *_GRAPH_CHECKS[:8],
     _check_spatial_output,
     _check_labels,
     _check_batch_norm_mode,

@@ -244,3 +244,72 @@ def _check_spatial_output(ctx: _Context) -> Iterator[Finding]:
             "pool the features before the output: outputs = keras_binary.BinaryHead()(features)",
             severity="warning",
         )
+
+
+# Layers that are random in training only: after the final activation they
+# turn the probabilities into other numbers during `fit`.
+_TRAINING_NOISE = (
+    "Dropout",
+    "AlphaDropout",
+    "GaussianDropout",
+    "GaussianNoise",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+)
+
+
+def _training_noise_amount(layer: object) -> float:
+    """The dropout rate (or noise standard deviation) of a training-only noise layer."""
+    value = getattr(layer, "rate", None)
+    if value is None:
+        value = getattr(layer, "stddev", None)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 1.0  # unknown: assume it is active
+
+
+def _check_noise_after_activation(ctx: _Context) -> Iterator[Finding]:
+    for out in ctx.outputs:
+        if not _binary_units(out) or out.activation not in _PROBABILITY_ACTIVATIONS:
+            continue
+        noise, noise_owner, owner, current = None, "", "", out.tensor
+        for _ in range(_graph.MAX_WALK):  # back from the output to the layer that applies the activation
+            found = _graph.producer(current)
+            if found is None:
+                break
+            operation, node, index = found
+            if _graph.is_graph_model(operation):
+                owner = _graph.owner_text(operation)
+                current = _graph.model_outputs(operation)[index]
+                continue
+            if operation is out.activation_layer:
+                break
+            inputs = _graph.input_tensors(node)
+            if len(inputs) != 1:
+                break
+            kind = type(operation).__name__
+            if noise is None and kind in _TRAINING_NOISE and _training_noise_amount(operation) > 0:
+                noise, noise_owner = operation, owner
+            current = inputs[0]
+        if noise is None or out.activation_layer is None:
+            continue
+        act, act_layer = out.activation, out.activation_layer
+        amount = (
+            f"stddev={noise.stddev}"
+            if type(noise).__name__ == "GaussianNoise"
+            else f"rate={_training_noise_amount(noise)}"
+        )
+        yield _finding(
+            "KBD040",
+            _layer_where(noise, noise_owner),
+            f"{type(noise).__name__} {noise.name!r} ({amount}) comes after the {act} of layer "
+            f"{act_layer.name!r}{out.owner}: during fit the output is no longer a probability.",
+            "fit runs the layer in training mode, after the activation: dropout sets some probabilities to 0 "
+            "and divides the others by 1 - rate (values above 1), noise moves them outside [0, 1]. The loss "
+            "clips them (keras_binary's losses stop with KB205), and the model is trained on outputs it never "
+            "gives at inference. Dropout belongs before the output layer.",
+            "put the dropout before the output layer: x = keras.layers.Dropout(0.5)(features); "
+            "outputs = keras.layers.Dense(1, activation='sigmoid')(x)  # or keras_binary.BinaryHead(dropout=0.5)",
+        )
