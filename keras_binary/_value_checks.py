@@ -1,12 +1,15 @@
 """Value checks that run with the model: labels, probabilities, softmax pairs.
 
 Shapes are checked at trace time (`_contract`); values can only be seen while
-running. `value_stats` checks a canonical batch with `keras.ops` in one
-fused pass (comparisons and one `all`, no host transfer) and describes how to
-summarise it in a dozen numbers; `_runtime.raise_if` computes that summary
-only when a check failed and turns it into a `BinaryLabelError` on the host,
-on every backend, and `error_from_stats` writes the message, so the text is
-the same everywhere.
+running. `value_mask` checks a canonical batch element by element with
+`keras.ops` (comparisons, no reduction, no host transfer): a loss folds the
+mask into its own values, a metric reduces it (`value_stats`). The summary
+that the message needs, a dozen numbers (`STATS`), is computed only when a
+check may have failed, on the host with NumPy from the batch handed to the
+callback, or in the step under TensorFlow's XLA (`_runtime.HostSummary`,
+one definition for both, `_summary`); `_runtime.raise_if` turns it into a
+`BinaryLabelError` on every backend, and `error_from_stats` writes the
+message, so the text is the same everywhere.
 """
 
 from __future__ import annotations
