@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from keras_binary.errors import BinaryConfigError
-from keras_binary.losses import _check_number
+from keras_binary.losses._base import _check_number
 from keras_binary.metrics._base import (
     ContractMetric,
     _check_class_id,
