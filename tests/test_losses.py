@@ -353,3 +353,17 @@ def test_mis_shaped_sample_weight_fails_at_trace_time_in_fit():
     with pytest.raises(keras_binary.BinaryShapeError) as info:
         model.fit(x, np.zeros(8), sample_weight=np.ones((8, 2), "float32"), batch_size=8, verbose=0)
     assert info.value.code == "KB120"
+
+
+@pytest.mark.parametrize("class_name", ["SafeBCE", "SafeFocal"])
+def test_configs_saved_before_losses_became_a_package_load(class_name):
+    """0.1.0 wrote `"module": "keras_binary.losses"` into `.keras` files; they still load."""
+    saved = {
+        "module": "keras_binary.losses",
+        "class_name": class_name,
+        "config": {"name": "old", "from_logits": True, "label_smoothing": 0.1},
+        "registered_name": f"keras_binary>{class_name}",
+    }
+    loss = keras.saving.deserialize_keras_object(saved)
+    assert type(loss) is getattr(keras_binary, class_name)
+    assert (loss.name, loss.from_logits, loss.label_smoothing) == ("old", True, 0.1)
