@@ -239,11 +239,10 @@ def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False)
 
 # Why a TensorFlow label tensor has an unknown rank or last axis, for messages.
 RELAXED = (
-    "TensorFlow forgot the labels' shape: Keras traces each step function with "
-    "tf.function(reduce_retracing=True), which relaxes the traced shape when the "
-    "labels' shape changes between calls (e.g. y of shape (N,) in fit and (N, 1) in "
-    "validation_data or evaluate), and a tf.data map through tf.py_function "
-    "forgets it too"
+    "TensorFlow relaxed the labels' shape: Keras traces each step with "
+    "tf.function(reduce_retracing=True), which forgets a shape that changed between "
+    "calls (e.g. labels (N,) in fit, (N, 1) in validation_data or evaluate); a "
+    "tf.data map through tf.py_function forgets it too"
 )
 RELAXED_FIX = (
     "pass labels of one shape everywhere, e.g. y.reshape(-1, 1) in fit, validation_data "
@@ -292,8 +291,9 @@ def _plan_unknown_rank(p: Shape, multi_label: bool) -> Layout:
             received=f"y_true.shape=<unknown>, y_pred.shape={_fmt(p)}",
             expected=f"labels of shape {_fmt(leading)} or {_fmt(leading + (1,))} in every call",
             fix=(
-                "pass labels of one shape in every call (fit, validation_data, evaluate), "
-                "e.g. masks of shape (N, H, W, 1) everywhere: y = y[..., np.newaxis] where they are (N, H, W)"
+                "pass labels of one shape everywhere, e.g. y = y[..., np.newaxis] for (N, H, W) masks "
+                "in fit, validation_data and evaluate alike (in a tf.data pipeline: "
+                f"y = tf.ensure_shape(y, {_fmt((None, *leading[1:]))}))"
             ),
         )
     return Layout("score" if len(p) == 1 or p[-1] == 1 else "pair", len(p) > 1, "runtime", leading)
