@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -539,6 +540,10 @@ def _runtime_labels(y_true: Any, score: Any, layout: Layout) -> tuple[Any, Any]:
     y = ops.reshape(y_true, (-1,))
     if not _is_float(y.dtype):
         y = ops.cast(y, score.dtype)
+    if keras.backend.is_keras_tensor(y) or keras.backend.is_keras_tensor(score):
+        # Symbolic: only the shapes and dtypes of the result matter.
+        column = ops.cast(ops.reshape(score, (-1,)), y.dtype)
+        return column, (ops.stack([column, column], axis=-1) if widest == 2 else None)
     n = ops.cast(ops.size(score), "int32")
     size = ops.cast(ops.size(y), "int32")
     width = size // ops.maximum(n, 1)

@@ -394,3 +394,10 @@ def test_plan_layout_of_unknown_rank():
     with pytest.raises(BinaryShapeError) as info:
         _contract.plan_layout(None, ())
     assert info.value.code == "KB101"
+
+
+def test_symbolic_labels_with_an_unknown_last_axis():
+    """Keras's symbolic tensors (model building): only the result's shapes matter."""
+    result = _contract.canonical_pair(keras.Input((None,)), keras.Input((1,)))
+    assert result.layout.label == "runtime"
+    assert tuple(result.y_true.shape) == (None,) and tuple(result.onehot.shape) == (None, 2)
