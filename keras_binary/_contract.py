@@ -511,7 +511,7 @@ def canonical_pair(
         score = ops.cast(score, "float32")
     onehot = None
     if layout.label == "runtime":
-        y_true, onehot = _runtime_labels(y_true, score, layout)
+        y_true, onehot = _runtime_labels(y_true, score, layout, static_shape(y_pred))
     elif layout.label == "onehot":
         # Labels such as (N, 2, 1): drop the squeezable singleton axes first.
         for _ in range(len(static_shape(y_true)) - len(layout.leading) - 1):
@@ -522,7 +522,7 @@ def canonical_pair(
     return Canonical(_flatten(y_true), _flatten(score), from_logits, layout, bool(keras_logits), onehot)
 
 
-def _runtime_labels(y_true: Any, score: Any, layout: Layout) -> tuple[Any, Any]:
+def _runtime_labels(y_true: Any, score: Any, layout: Layout, pred_shape: Shape) -> tuple[Any, Any]:
     """Labels whose shape TensorFlow relaxed, read with a width found while running.
 
     The labels hold `width` values per score, their last axis (`(N,)` and
@@ -562,17 +562,25 @@ def _runtime_labels(y_true: Any, score: Any, layout: Layout) -> tuple[Any, Any]:
         other = ops.take(padded, ops.clip(first, 0, size))
         onehot = ops.stack([ops.where(two, other, zero), ops.where(two, column, one)], axis=-1)
 
+    traced = _fmt_relaxed(y_true)
+    per = "1 (a label)" if widest == 1 else "1 (a label) or 2 (one-hot)"
+
     def make_error(values: Any) -> BinaryShapeError:
         labels, predictions = (int(v) for v in values)
+        ratio = (
+            f" ({labels // predictions} per prediction)" if predictions and labels % predictions == 0 else ""
+        )
         return BinaryShapeError(
             "KB105",
-            f"the labels hold {labels} values for {predictions} predictions; binary labels "
-            f"hold {'1 (a label)' if widest == 1 else '1 (a label) or 2 (one-hot)'} per prediction. "
-            f"{RELAXED}.",
-            received=f"y_true.size={labels} (shape relaxed to {_fmt_relaxed(y_true)}), y_pred.shape={_fmt(layout.leading)}",
+            f"the labels hold {labels} values for {predictions} predictions{ratio}; binary labels "
+            f"hold {per} per prediction. {RELAXED}.",
+            received=f"{labels} label values, y_true.shape={traced} while tracing, y_pred.shape={_fmt(pred_shape)}",
             expected=f"y_true of shape {_fmt(layout.leading)}, {_fmt(layout.leading + (1,))}"
             + ("" if widest == 1 else f" or {_fmt(layout.leading + (2,))}"),
-            fix=RELAXED_FIX,
+            fix=(
+                "pass one 0/1 label per example (y = np.argmax(y, axis=-1) for one-hot labels), of one "
+                "shape everywhere, e.g. y.reshape(-1, 1) in fit, validation_data and evaluate alike"
+            ),
         )
 
     if not _runtime._in_xla_context():
