@@ -245,10 +245,6 @@ RELAXED = (
     "calls (e.g. labels (N,) in fit, (N, 1) in validation_data or evaluate); a "
     "tf.data map through tf.py_function forgets it too"
 )
-RELAXED_FIX = (
-    "pass labels of one shape everywhere, e.g. y.reshape(-1, 1) in fit, validation_data "
-    "and evaluate alike (in a tf.data pipeline: y = tf.ensure_shape(y, (None, 1)))"
-)
 
 
 def _relaxed_width(label_shape: Shape, rank: int) -> bool:
