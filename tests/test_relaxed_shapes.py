@@ -404,3 +404,18 @@ def test_symbolic_labels_with_an_unknown_last_axis():
     result = _contract.canonical_pair(keras.Input((None,)), keras.Input((1,)))
     assert result.layout.label == "runtime"
     assert tuple(result.y_true.shape) == (None,) and tuple(result.onehot.shape) == (None, 2)
+
+
+@tf_only
+def test_labels_of_the_wrong_width_under_xla_make_the_loss_nan():
+    import tensorflow as tf
+
+    loss = keras_binary.SafeBCE(validate=False)
+    signature = [tf.TensorSpec(None, tf.float32), tf.TensorSpec((None, 1), tf.float32)]
+    step = tf.function(loss, input_signature=signature, jit_compile=True)
+    pred = np.full((4, 1), 0.5, "float32")
+    # XLA cannot raise: never a silent number, the loss is NaN.
+    assert np.isnan(to_numpy(step(np.zeros((4, 3), "float32"), pred)))
+    np.testing.assert_allclose(
+        to_numpy(step(np.eye(2, dtype="float32")[[0, 1, 1, 0]], pred)), np.log(2), rtol=1e-5
+    )
