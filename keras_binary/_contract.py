@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -36,7 +37,10 @@ class Layout(NamedTuple):
         pred: `"score"` (one score per element), `"pair"` (a softmax pair on
             the last axis) or `"elementwise"` (`multi_label=True`).
         drop_class_axis: whether `y_pred` has a class axis to remove.
-        label: `"plain"`, or `"onehot"` (take column 1 of the last axis).
+        label: `"plain"`, `"onehot"` (take column 1 of the last axis), or
+            `"runtime"`: TensorFlow relaxed the labels' shape (unknown rank or
+            last axis), and their width, 1 or 2, is read while running
+            (see `RELAXED`).
         leading: the static shape of the per-example output (the leading axes
             of `y_pred`), `None` for unknown dimensions.
     """
@@ -128,7 +132,8 @@ def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False)
     """Decides how to canonicalise labels and predictions of static shapes.
 
     Args:
-        true_shape: the static shape of `y_true` (ints, `None` if unknown).
+        true_shape: the static shape of `y_true` (ints, `None` if unknown),
+            or `None` when its rank is unknown (TensorFlow relaxed it).
         pred_shape: the static shape of `y_pred`.
         multi_label: `True` for Keras's element-wise semantics on `(N, K)`.
 
@@ -145,7 +150,10 @@ def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False)
     >>> plan_layout((None, 2), (None, 1)).label
     'onehot'
     """
-    t, p = tuple(true_shape), tuple(pred_shape)
+    p = tuple(pred_shape)
+    if true_shape is None:
+        return _plan_unknown_rank(p, multi_label)
+    t = tuple(true_shape)
     for name, shape in (("y_pred", p), ("y_true", t)):
         if len(shape) == 0:
             raise BinaryShapeError(
@@ -187,22 +195,22 @@ def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False)
     while len(label_shape) > rank and label_shape[-1] == 1:
         label_shape = label_shape[:-1]
     label = "plain"
-    if len(label_shape) == rank + 1:
+    if _relaxed_width(label_shape, rank):
+        # TensorFlow relaxed the labels' trailing axes (their shape changed
+        # between calls of one step function): the width is read while running.
+        label, label_shape = "runtime", label_shape[:rank]
+    elif len(label_shape) == rank + 1:
         last = label_shape[-1]
         if last == 2:
             label, label_shape = "onehot", label_shape[:-1]
         else:
             raise BinaryShapeError(
                 "KB105",
-                f"the labels' last axis has size {'unknown' if last is None else last}; "
+                f"the labels' last axis has size {last}; "
                 "binary labels have a last axis of size 1 (a label) or 2 (one-hot).",
                 received=_received(t, p),
                 expected=f"y_true of shape {_fmt(leading)}, {_fmt(leading + (1,))} or {_fmt(leading + (2,))}",
-                fix=(
-                    "pass one 0/1 label per example, e.g. y = np.argmax(y, axis=-1) for one-hot labels"
-                    if last is not None
-                    else "give the labels a static last axis, e.g. y = tf.reshape(y, (-1, 1))"
-                ),
+                fix="pass one 0/1 label per example, e.g. y = np.argmax(y, axis=-1) for one-hot labels",
             )
     elif len(label_shape) > rank + 1:
         raise BinaryShapeError(
@@ -228,6 +236,64 @@ def plan_layout(true_shape: Shape, pred_shape: Shape, multi_label: bool = False)
             )
     _check_dims(label_shape, leading, t, p)
     return Layout(pred, drop, label, leading)
+
+
+# Why a TensorFlow label tensor has an unknown rank or last axis, for messages.
+RELAXED = (
+    "TensorFlow relaxed the labels' shape: Keras traces each step with "
+    "tf.function(reduce_retracing=True), which forgets a shape that changed between "
+    "calls (e.g. labels (N,) in fit, (N, 1) in validation_data or evaluate); a "
+    "tf.data map through tf.py_function forgets it too"
+)
+
+
+def _relaxed_width(label_shape: Shape, rank: int) -> bool:
+    """Whether the labels' axes past the per-example ones are relaxed (`None`).
+
+    Keras's `tf.function(reduce_retracing=True)` keeps the rank when only a
+    size changed, e.g. one-hot `(N, 2)` then `(N, 1)` labels give `(N, None)`.
+    The width is then read while running (`_runtime_labels`); beyond a
+    per-example output, only a last axis can be relaxed this way (the
+    leading axes are still checked statically).
+    """
+    extra = label_shape[rank:]
+    if not extra or None not in extra:
+        return False
+    return len(extra) == 1 or (rank == 1 and all(d in (None, 1, 2) for d in extra))
+
+
+def _plan_unknown_rank(p: Shape, multi_label: bool) -> Layout:
+    """The layout of labels of unknown rank (TensorFlow only) against known predictions.
+
+    One score or a softmax pair per example (`(N,)`, `(N, 1)`, `(N, 2)`), and
+    `multi_label=True` outputs, are decided while running: the labels hold
+    1 or 2 values per prediction (`(N,)`, `(N, 1)` or one-hot `(N, 2)`).
+    A per-element output `(N, H, W, 1)` is not: labels `(N, W, H)` of the
+    same size would be read transposed.
+    """
+    if len(p) == 0:
+        return plan_layout((None,), p, multi_label)  # KB101 for the scalar y_pred
+    if multi_label:
+        return Layout("elementwise", False, "runtime", p)
+    leading = p if len(p) == 1 else p[:-1]
+    if len(p) > 1:
+        # The class axis errors (KB102, KB106, KB107) come first.
+        plan_layout(leading, p)
+    if len(leading) > 1:
+        raise BinaryShapeError(
+            "KB109",
+            f"the labels have an unknown rank against a per-element output "
+            f"(y_pred.shape={_fmt(p)}), so which label belongs to which "
+            f"prediction cannot be decided. {RELAXED}.",
+            received=f"y_true.shape=<unknown>, y_pred.shape={_fmt(p)}",
+            expected=f"labels of shape {_fmt(leading)} or {_fmt(leading + (1,))} in every call",
+            fix=(
+                "pass labels of one shape everywhere, e.g. y = y[..., np.newaxis] for (N, H, W) masks "
+                "in fit, validation_data and evaluate alike (in a tf.data pipeline: "
+                f"y = tf.ensure_shape(y, {_fmt((None, *leading[1:]))}))"
+            ),
+        )
+    return Layout("score" if len(p) == 1 or p[-1] == 1 else "pair", len(p) > 1, "runtime", leading)
 
 
 def _plan_elementwise(t: Shape, p: Shape) -> Layout:
@@ -262,12 +328,25 @@ def static_shape(x: Any) -> Shape:
     if getattr(shape, "rank", 0) is None:
         raise BinaryShapeError(
             "KB109",
-            "a tensor of unknown rank reached a binary loss or metric.",
+            "a tensor of unknown rank reached a binary loss or metric "
+            "(TensorFlow forgets the rank when a tensor's shape changes between calls "
+            "of one step function, e.g. sample weights of shape (N,) then (N, 1), "
+            "or after a tf.data map through tf.py_function).",
             received=f"shape={shape}",
             expected="a tensor of known rank, e.g. (None, 1)",
-            fix="set the shape in your input pipeline, e.g. y = tf.ensure_shape(y, (None,))",
+            fix=(
+                "pass arrays of one shape in every call, e.g. sample_weight.reshape(-1); "
+                "in a tf.data pipeline: y = tf.ensure_shape(y, (None,))"
+            ),
         )
     return tuple(None if d is None else int(d) for d in shape)
+
+
+def _label_shape(x: Any) -> Shape | None:
+    """`static_shape` of the labels, or `None` when TensorFlow forgot their rank."""
+    if getattr(x.shape, "rank", 0) is None:
+        return None
+    return static_shape(x)
 
 
 def check_numeric(x: Any, name: str) -> None:
@@ -375,7 +454,10 @@ class Canonical(NamedTuple):
     values passed in were probabilities, and the value checks still read them).
     `onehot` holds the labels' two columns, shape `(..., 2)`, when they were
     one-hot (`layout.label == "onehot"`), for the check that each row sums to
-    1; it is a reference, computed with nothing.
+    1; it is a reference, computed with nothing. For labels whose width is
+    only known while running (`layout.label == "runtime"`) it is `(n, 2)`
+    rows built from them: the labels' own rows when they are one-hot, else
+    `[0, 1]` rows, which pass the check.
     """
 
     y_true: Any
@@ -410,7 +492,7 @@ def canonical_pair(
     if not _is_float(y_pred.dtype):
         y_pred = ops.cast(y_pred, "float32")
     y_true = ops.convert_to_tensor(y_true)
-    layout = plan_layout(static_shape(y_true), static_shape(y_pred), multi_label)
+    layout = plan_layout(_label_shape(y_true), static_shape(y_pred), multi_label)
 
     if layout.pred == "pair":
         if from_logits:
@@ -424,7 +506,9 @@ def canonical_pair(
         # keep their precision.
         score = ops.cast(score, "float32")
     onehot = None
-    if layout.label == "onehot":
+    if layout.label == "runtime":
+        y_true, onehot = _runtime_labels(y_true, score, layout, static_shape(y_pred))
+    elif layout.label == "onehot":
         # Labels such as (N, 2, 1): drop the squeezable singleton axes first.
         for _ in range(len(static_shape(y_true)) - len(layout.leading) - 1):
             y_true = ops.squeeze(y_true, axis=-1)
@@ -432,6 +516,78 @@ def canonical_pair(
         y_true = ops.take(y_true, 1, axis=-1)
     y_true = ops.cast(y_true, score.dtype)
     return Canonical(_flatten(y_true), _flatten(score), from_logits, layout, bool(keras_logits), onehot)
+
+
+def _runtime_labels(y_true: Any, score: Any, layout: Layout, pred_shape: Shape) -> tuple[Any, Any]:
+    """Labels whose shape TensorFlow relaxed, read with a width found while running.
+
+    The labels hold `width` values per score, their last axis (`(N,)` and
+    `(N, 1)`: width 1; one-hot `(N, 2)`: width 2, column 1 is the label).
+    The width is `size(y_true) // size(score)`: a few scalar ops and one
+    gather, no retracing, no host synchronisation. A width that is not 1 or 2
+    (1 with `multi_label=True`) raises `KB105` while running (the labels
+    become NaN where the step cannot raise, under XLA).
+
+    Returns:
+        `(labels, onehot)`: rank-1 labels, and the `(n, 2)` rows for the
+        one-hot check of `validate=True` (`[0, 1]` rows for width 1).
+    """
+    widest = 1 if layout.pred == "elementwise" else 2
+    y = ops.reshape(y_true, (-1,))
+    if not _is_float(y.dtype):
+        y = ops.cast(y, score.dtype)
+    if keras.backend.is_keras_tensor(y) or keras.backend.is_keras_tensor(score):
+        # Symbolic: only the shapes and dtypes of the result matter.
+        column = ops.cast(ops.reshape(score, (-1,)), y.dtype)
+        return column, (ops.stack([column, column], axis=-1) if widest == 2 else None)
+    n = ops.cast(ops.size(score), "int32")
+    size = ops.cast(ops.size(y), "int32")
+    width = size // ops.maximum(n, 1)
+    bad = ops.logical_or(
+        ops.not_equal(n * width, size),
+        ops.logical_or(width > widest, ops.logical_and(width < 1, n > 0)),
+    )
+    # One padding element keeps the gather in range whatever the sizes are.
+    padded = ops.concatenate([y, ops.zeros((1,), y.dtype)])
+    first = ops.arange(n, dtype="int32") * width
+    column = ops.take(padded, ops.clip(first + width - 1, 0, size))
+    onehot = None
+    if widest == 2:
+        two = ops.equal(width, 2)
+        zero, one = ops.zeros_like(column), ops.ones_like(column)
+        other = ops.take(padded, ops.clip(first, 0, size))
+        onehot = ops.stack([ops.where(two, other, zero), ops.where(two, column, one)], axis=-1)
+
+    traced = _fmt_relaxed(y_true)
+    per = "1 (a label)" if widest == 1 else "1 (a label) or 2 (one-hot)"
+
+    def make_error(values: Any) -> BinaryShapeError:
+        labels, predictions = (int(v) for v in values)
+        ratio = (
+            f" ({labels // predictions} per prediction)" if predictions and labels % predictions == 0 else ""
+        )
+        return BinaryShapeError(
+            "KB105",
+            f"the labels hold {labels} values for {predictions} predictions{ratio}; binary labels "
+            f"hold {per} per prediction. {RELAXED}.",
+            received=f"{labels} label values, y_true.shape={traced} while tracing, y_pred.shape={_fmt(pred_shape)}",
+            expected=f"y_true of shape {_fmt(layout.leading)}, {_fmt(layout.leading + (1,))}"
+            + ("" if widest == 1 else f" or {_fmt(layout.leading + (2,))}"),
+            fix=(
+                "pass one 0/1 label per example (y = np.argmax(y, axis=-1) for one-hot labels), of one "
+                "shape everywhere, e.g. y.reshape(-1, 1) in fit, validation_data and evaluate alike"
+            ),
+        )
+
+    if not _runtime._in_xla_context():
+        _runtime.raise_if(bad, ops.cast(ops.stack([size, n]), "float32"), make_error)
+    column = ops.where(bad, ops.full_like(column, float("nan")), column)
+    return column, onehot
+
+
+def _fmt_relaxed(x: Any) -> str:
+    shape = _label_shape(x)
+    return "<unknown>" if shape is None else _fmt(shape)
 
 
 def _flatten(x: Any) -> Any:

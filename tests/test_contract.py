@@ -53,6 +53,9 @@ VALID = [
     ((8, 3, 1), (8, 3), True, Layout("elementwise", False, "plain", (8, 3))),
     ((N, 3), (N, 3), True, Layout("elementwise", False, "plain", (N, 3))),
     ((8,), (8,), True, Layout("elementwise", False, "plain", (8,))),
+    # A last axis TensorFlow relaxed (one-hot (8, 2), then (8, 1) labels): read while running.
+    ((8, N), (8, 1), False, Layout("score", True, "runtime", (8,))),
+    ((N, N), (N, 2), False, Layout("pair", True, "runtime", (N,))),
 ]
 
 
@@ -78,7 +81,6 @@ INVALID = [
     ((4, 5, 6), (3, 5, 6, 1), False, "KB104"),
     ((8, 3), (8, 1), False, "KB105"),
     ((8, 2, 2), (8, 1), False, "KB105"),
-    ((8, N), (8, 1), False, "KB105"),
     ((4, 5, 7), (4, 5, 6, 1), False, "KB105"),
     ((8,), (8, N), False, "KB106"),
     ((8,), (8, 0), False, "KB107"),
