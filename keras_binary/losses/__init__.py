@@ -7,18 +7,14 @@ hand per-example values to Keras's own reduction, so sample weights, masks,
 reductions and distribution strategies behave exactly as in Keras.
 """
 
-from keras_binary.losses._base import ContractLoss, smooth_labels
-from keras_binary.losses.bce import SafeBCE, binary_crossentropy_values
-from keras_binary.losses.focal import SafeFocal, binary_focal_crossentropy_values
-from keras_binary.losses.wrapper import SafeLossWrapper, safe_loss
+from keras_binary.losses._base import ContractLoss as ContractLoss
+from keras_binary.losses._base import smooth_labels as smooth_labels
+from keras_binary.losses.bce import SafeBCE
+from keras_binary.losses.bce import binary_crossentropy_values as binary_crossentropy_values
+from keras_binary.losses.focal import SafeFocal
+from keras_binary.losses.focal import binary_focal_crossentropy_values as binary_focal_crossentropy_values
+from keras_binary.losses.wrapper import SafeLossWrapper as SafeLossWrapper
+from keras_binary.losses.wrapper import safe_loss
 
-__all__ = [
-    "ContractLoss",
-    "SafeBCE",
-    "SafeFocal",
-    "SafeLossWrapper",
-    "binary_crossentropy_values",
-    "binary_focal_crossentropy_values",
-    "safe_loss",
-    "smooth_labels",
-]
+# The public names, as in 0.1.0 (the rest is importable for the package's own use).
+__all__ = ["SafeBCE", "SafeFocal", "safe_loss"]
