@@ -56,9 +56,9 @@ MAX_WALK = 64
 _SOFTMAX_NAMES = ("softmax", "log_softmax")
 _LINEAR = ("linear", None)
 
-# Layers that pass their input through unchanged at inference: between a
-# model's output and the layer that computes its scores.
-_PASS_THROUGH = (
+# Layers that are random in training only (dropout and noise) and pass their
+# input through unchanged at inference.
+TRAINING_NOISE = (
     "Dropout",
     "AlphaDropout",
     "GaussianDropout",
@@ -66,9 +66,11 @@ _PASS_THROUGH = (
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",
-    "Identity",
-    "ActivityRegularization",
 )
+
+# Layers that pass their input through unchanged at inference: between a
+# model's output and the layer that computes its scores.
+_PASS_THROUGH = (*TRAINING_NOISE, "Identity", "ActivityRegularization")
 
 
 # ---------------------------------------------------------------------------

@@ -246,19 +246,6 @@ def _check_spatial_output(ctx: _Context) -> Iterator[Finding]:
         )
 
 
-# Layers that are random in training only: after the final activation they
-# turn the probabilities into other numbers during `fit`.
-_TRAINING_NOISE = (
-    "Dropout",
-    "AlphaDropout",
-    "GaussianDropout",
-    "GaussianNoise",
-    "SpatialDropout1D",
-    "SpatialDropout2D",
-    "SpatialDropout3D",
-)
-
-
 def _training_noise_amount(layer: object) -> float:
     """The dropout rate (or noise standard deviation) of a training-only noise layer."""
     value = getattr(layer, "rate", None)
@@ -290,7 +277,7 @@ def _check_noise_after_activation(ctx: _Context) -> Iterator[Finding]:
             if len(inputs) != 1:
                 break
             kind = type(operation).__name__
-            if noise is None and kind in _TRAINING_NOISE and _training_noise_amount(operation) > 0:
+            if noise is None and kind in _graph.TRAINING_NOISE and _training_noise_amount(operation) > 0:
                 noise, noise_owner = operation, owner
             current = inputs[0]
         if noise is None or out.activation_layer is None:
