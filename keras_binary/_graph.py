@@ -131,6 +131,11 @@ def model_inputs(model: Any) -> list[Any]:
     return list(inputs or [])
 
 
+def is_layer(operation: Any) -> bool:
+    """Whether an operation of a graph is a layer (not a raw `keras.ops` call such as `inputs / 127.5`)."""
+    return isinstance(operation, keras.layers.Layer)
+
+
 def is_graph_model(layer: Any) -> bool:
     """Whether `layer` is a model with a functional graph (functional or built Sequential)."""
     return isinstance(layer, keras.Model) and bool(model_outputs(layer))
@@ -543,7 +548,7 @@ def backbones(model: Any) -> list[Backbone]:
         if not inline:
             return [Backbone(own, model, model.name, None, tuple(sublayers(model)), False)]
         inner = tuple(_inline_layers(model, layers))
-        return [Backbone(own, None, own.label, None, inner, True)]
+        return [Backbone(own, None, own.label, _inline_entry(model, layers, own.mode), inner, True)]
     found = []
     for node in graph_nodes(model):
         sub = node.operation
@@ -563,4 +568,54 @@ def _inline_layers(model: Any, layers: list[Any]) -> list[Any]:
         return []
     outputs = [tensor for node in calls(end)[:1] for tensor in node.outputs]
     input_ids = {id(output_layer(t)) for t in model_inputs(model)}
-    return [node.operation for node in upstream_nodes(outputs) if id(node.operation) not in input_ids]
+    return [
+        node.operation
+        for node in upstream_nodes(outputs)
+        if id(node.operation) not in input_ids and is_layer(node.operation)
+    ]
+
+
+# Layers that prepare images in front of a backbone (the user's, or a family's own).
+_PREPROCESSING = ("Rescaling", "Normalization", "Resizing", "CenterCrop", "Lambda")
+
+
+def _inline_entry(model: Any, layers: list[Any], mode: str) -> Any:
+    """The tensor an inline backbone receives: after the preprocessing in front of it.
+
+    Follows one path back from the backbone's last feature layer to the
+    model's input; its first calls are the preprocessing (raw `keras.ops`
+    such as `inputs / 127.5 - 1`, `Rescaling`, `Normalization`, resizing and
+    random augmentation layers); the backbone starts after them. A family
+    that rescales its input itself (mode "raw") has its own `Rescaling` in
+    that run, which cannot be told from the user's: it is judged on the
+    model's input.
+
+    Returns:
+        The tensor, or `None` when it is the model's input (or not found).
+    """
+    match = _inline_match(layers)
+    end = next((layer for layer in layers if getattr(layer, "name", "") == match[1]), None) if match else None
+    if end is None or not calls(end):
+        return None
+    chain, tensor = [], calls(end)[0].outputs[0]
+    input_ids = {id(t) for t in model_inputs(model)}
+    for _ in range(4096):
+        if id(tensor) in input_ids:
+            break
+        found = producer(tensor)
+        inputs = input_tensors(found.node) if found is not None else []
+        if not inputs:
+            return None
+        chain.append((found.operation, inputs[0]))
+        tensor = inputs[0]
+    chain.reverse()  # (operation, the tensor it receives), from the model's input forward
+    start = len(chain)
+    for position, (operation, _) in enumerate(chain):
+        kind = type(operation).__name__
+        if is_layer(operation) and kind not in _PREPROCESSING and not kind.startswith("Random"):
+            start = position
+            break
+    if mode == "raw" or start >= len(chain):
+        return None  # a family that rescales its input itself is judged on the model's input
+    entry = chain[start][1]
+    return None if id(entry) in input_ids else entry

@@ -191,30 +191,39 @@ def diagnose(
     y = _as_array(y)
     if loss is None:
         loss = getattr(model, "loss", None)
-    ctx = _context(model, loss, x, y, class_weight, class_names)
+    try:
+        ctx = _context(model, loss, x, y, class_weight, class_names)
+        failed: list[Finding] = []
+    except Exception as error:  # noqa: BLE001 - an unusual model: report it, read no graph
+        ctx = _Context(model, [], [], x, y, class_weight, [], class_names)
+        failed = [_could_not_run("reading the model's outputs", error)]
     outputs = ctx.outputs
 
     findings: list[Finding] = []
     if not outputs:
-        findings.append(
-            _finding(
-                "KBD020",
-                "model",
-                f"model {model.name!r} has no functional graph (a subclassed model, or a Sequential model "
-                "without an Input): only the loss and data checks ran.",
-                "the layer checks read the graph of layer calls, which only functional and built "
-                "Sequential models record.",
-                "start a Sequential model with keras.Input(shape), or build the model with the functional API",
-            )
+        findings += (
+            []
+            if failed
+            else [
+                _finding(
+                    "KBD020",
+                    "model",
+                    f"model {model.name!r} has no functional graph (a subclassed model, or a Sequential model "
+                    "without an Input): only the loss and data checks ran.",
+                    "the layer checks read the graph of layer calls, which only functional and built "
+                    "Sequential models record.",
+                    "start a Sequential model with keras.Input(shape), or build the model with the functional API",
+                )
+            ]
         )
         described = _describe_loss(loss if not isinstance(loss, (list, tuple, Mapping)) else None)
         ctx = ctx._replace(losses=[described])
-        findings += list(_check_inputs(ctx))
-        findings += list(_check_labels(ctx))
-        findings += list(_check_class_names(ctx))
+        for check in (_check_inputs, _check_labels, _check_class_names):
+            findings += _run_check(check, ctx)
     else:
         for check in _CHECKS:
-            findings.extend(check(ctx))
+            findings += _run_check(check, ctx)
+    findings += failed
     if loss is None:
         findings.append(
             _finding(
@@ -236,6 +245,28 @@ def diagnose(
         "inputs": x is not None,
     }
     return Report(findings, model.name, checked)
+
+
+def _run_check(check: Any, ctx: _Context) -> list[Finding]:
+    """The findings of one check; a check that fails on this model gives a `KBD026` info instead."""
+    try:
+        return list(check(ctx))
+    except Exception as error:  # noqa: BLE001 - a check must never stop diagnose
+        return [_could_not_run(check.__name__.removeprefix("_check_").replace("_", " "), error)]
+
+
+def _could_not_run(what: str, error: BaseException) -> Finding:
+    reason = f"{type(error).__name__}: {error}".strip()
+    if len(reason) > 200:
+        reason = reason[:197] + "..."
+    return _finding(
+        "KBD026",
+        "model",
+        f"the check {what!r} could not run on this model ({reason}); the other checks ran.",
+        "the checks read the model's graph and layers; an unusual layer or graph can defeat one of them, "
+        "which then finds nothing rather than stopping diagnose (please report it).",
+        "nothing to change in your model; report the model's construction to keras_binary",
+    )
 
 
 def _deduplicate(findings: Sequence[Finding]) -> list[Finding]:

@@ -154,7 +154,8 @@ def _bn_situation(
     frozen = [
         layer
         for layer in layers
-        if not layer.trainable
+        if _graph.is_layer(layer)
+        and not layer.trainable
         and layer.weights
         and not isinstance(layer, (keras.layers.BatchNormalization, keras.Model))
     ]

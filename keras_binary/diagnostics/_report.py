@@ -38,6 +38,7 @@ DIAGNOSTIC_CODES: dict[str, tuple[str, str]] = {
     "KBD023": ("error", "keras.metrics.Accuracy on scores"),
     "KBD024": ("error", "Final activation is neither a probability nor a logit"),
     "KBD025": ("info", "Which class name is class 1"),
+    "KBD026": ("info", "A check could not run on this model"),
     "KBD040": ("error", "Dropout or noise after the final activation"),
     "KBD041": ("error", "Class-id labels against a two-unit output with a Keras loss"),
 }

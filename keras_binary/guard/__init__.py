@@ -196,6 +196,7 @@ def _fit_argument(name: str, args: tuple, kwargs: dict, argument: str) -> Any:
 def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict) -> None:
     """The host checks: graph errors of `diagnose`, then every label of an array `y`."""
     _check_graph(model)
+    _check_graph_when_built(model, name)
     pairs = not any(
         getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False)
         for o in _keras_binary_objects(model)
@@ -228,3 +229,70 @@ def _check_graph(model: keras.Model) -> None:
     if errors and not any(f.code in _RAISED_BY_THE_CONTRACT for f in errors):
         raise BinaryModelError(errors[0])
     model.__dict__[_GRAPH_CHECKED] = key
+
+
+# Attribute on a model: set while a hook waits for Keras to build the model.
+_BUILD_HOOK = "_keras_binary_graph_hook"
+
+
+def _check_graph_when_built(model: keras.Model, name: str) -> None:
+    """Checks the graph of a model that the call itself builds, before any weight is updated.
+
+    A `Sequential` model without `keras.Input` has no graph before `fit`:
+    Keras builds it from the first batch, in its symbolic build (JAX,
+    PyTorch, a TensorFlow distribution strategy) or while it traces the first
+    step (TensorFlow), in both cases before any step runs. The check runs
+    right after that build, once, on the built model: no extra step, and no
+    weight changed before it (a `BinaryModelError` raised while TensorFlow
+    traces passes through as itself). `name` is the guarded method.
+    """
+    del name  # every method builds the model the same way
+    if model.built or model.__dict__.get(_BUILD_HOOK):
+        return
+    build = model.__dict__.get("build")
+    if build is None:
+        return  # not a Keras layer's build wrapper: leave the model alone
+
+    @functools.wraps(build)
+    def build_and_check(*args: Any, **kwargs: Any) -> Any:
+        result = build(*args, **kwargs)
+        if model.__dict__.pop(_BUILD_HOOK, None):
+            if model.__dict__.get("build") is build_and_check:
+                model.__dict__["build"] = build
+            try:
+                _check_graph(model)
+            except Exception as error:
+                _raise_before_steps(model, error)
+                raise
+        return result
+
+    model.__dict__["build"] = build_and_check
+    model.__dict__[_BUILD_HOOK] = True
+
+
+def _raise_before_steps(model: keras.Model, error: Exception) -> None:
+    """Raises `error` again when Keras builds a step function, once.
+
+    PyTorch's symbolic build retries a failed build on real tensors, and so
+    swallows an error raised in it; Keras builds the step functions next,
+    before any step runs.
+    """
+    model.__dict__[_PENDING_ERROR] = error
+    for builder in ("make_train_function", "make_test_function"):
+        model.__dict__[builder] = _raising_builder(model, builder, getattr(model, builder))
+
+
+def _raising_builder(model: keras.Model, builder: str, build: Callable) -> Callable:
+    def raise_pending(*args: Any, **kwargs: Any) -> Any:
+        if model.__dict__.get(builder) is raise_pending:
+            del model.__dict__[builder]
+        error = model.__dict__.pop(_PENDING_ERROR, None)
+        if error is not None:
+            raise error
+        return build(*args, **kwargs)
+
+    return raise_pending
+
+
+# Attribute on a model: a graph error found while Keras built it, not raised yet.
+_PENDING_ERROR = "_keras_binary_pending_graph_error"

@@ -1,0 +1,193 @@
+"""The seed's mistake in every spelling (issue 19), and no crash or false alarm on real backbones.
+
+- A check that fails internally reports `KBD026` and never stops `diagnose`,
+  `keras-binary doctor` or a guarded `fit` (raw `keras.ops` nodes in an
+  inline backbone used to crash the BatchNormalization check).
+- A `Sequential` model without `keras.Input`, built by the first `fit`, is
+  checked right after Keras builds it, before any weight is updated.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import keras_binary
+from keras_binary import BinaryModelError
+from keras_binary.diagnostics import _diagnose, diagnose, graph_errors
+
+SIZE = 32  # the smallest input keras.applications accepts for these families
+
+
+def _images(n=2, size=SIZE, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype("float32")
+
+
+def _labels(n=2):
+    return np.array([[0.0], [1.0]] * (n // 2), "float32")
+
+
+# ---------------------------------------------------------------------------
+# Item 6: raw keras.ops nodes in an inline backbone; a failing check.
+
+
+@pytest.fixture(scope="module")
+def inline_mobilenet_v3():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    base = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_tensor=inputs)
+    base.trainable = False
+    features = keras.layers.GlobalAveragePooling2D()(base.output)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(features))
+
+
+@pytest.fixture(scope="module")
+def resnet_on_scaled_input():
+    """`ResNet50V2(input_tensor=inputs / 127.5 - 1)`: raw keras.ops nodes in front of the backbone."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    base = keras.applications.ResNet50V2(include_top=False, weights=None, input_tensor=inputs / 127.5 - 1)
+    features = keras.layers.GlobalAveragePooling2D()(base.output)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(features))
+
+
+def test_inline_mobilenet_v3_is_read_without_a_crash(inline_mobilenet_v3):
+    model = inline_mobilenet_v3
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    report = diagnose(model, _images(), _labels())
+    assert "KBD026" not in report.codes
+    # The frozen inline backbone's BatchNormalization is still found (the check ran).
+    assert "KBD013" not in report.codes  # frozen layers: BatchNormalization frozen too
+    assert report.ok, str(report)
+
+
+def test_raw_ops_in_front_of_an_inline_backbone(resnet_on_scaled_input):
+    model = resnet_on_scaled_input
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    report = diagnose(model, _images(), _labels())
+    assert "KBD026" not in report.codes
+    assert report.ok, str(report)
+
+
+def test_a_check_that_fails_is_an_info_finding(monkeypatch):
+    def broken(ctx):
+        raise AttributeError("'Multiply' object has no attribute 'trainable'")
+        yield  # a generator, as the real checks are
+
+    broken.__name__ = "_check_batch_norm_mode"
+    checks = tuple(broken if c is _diagnose._check_batch_norm_mode else c for c in _diagnose._CHECKS)
+    monkeypatch.setattr(_diagnose, "_CHECKS", checks)
+    inputs = keras.Input((4,))
+    scores = keras.layers.Dense(1)(keras.layers.Dense(3, activation="softmax")(inputs))
+    model = keras.Model(inputs, keras.layers.Activation("sigmoid")(scores))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    report = diagnose(model)
+    kbd026 = [f for f in report.findings if f.code == "KBD026"]
+    assert len(kbd026) == 1 and kbd026[0].severity == "info"
+    assert "'batch norm mode'" in kbd026[0].summary and "'Multiply' object" in kbd026[0].summary
+    assert "KBD001" in report.codes  # the other checks ran
+
+
+def test_unreadable_outputs_are_an_info_finding_not_a_crash():
+    class Scores(keras.layers.Layer):
+        @property
+        def activation(self):
+            raise RuntimeError("not readable")
+
+        def call(self, x):
+            return x
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, Scores()(keras.layers.Dense(1)(inputs)))
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(from_logits=True))
+    report = diagnose(model, np.zeros((4, 4), "float32"), np.array([0, 1, 0, 1]))
+    assert report.codes == ["KBD026"] and "RuntimeError: not readable" in report.findings[0].summary
+    assert graph_errors(model) == []
+    model.fit(np.zeros((4, 4), "float32"), np.array([0, 1, 0, 1], "float32"), verbose=0)  # not stopped
+
+
+def test_doctor_on_an_inline_backbone_with_raw_ops(resnet_on_scaled_input, tmp_path, capsys):
+    from keras_binary.cli import main
+
+    model = resnet_on_scaled_input
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    path = tmp_path / "scaled.keras"
+    model.save(path)
+    code = main(["doctor", str(path), "--json"])
+    out = capsys.readouterr().out
+    assert code == 0 and '"KBD026"' not in out, out
+
+
+# ---------------------------------------------------------------------------
+# Item 1: a Sequential model without keras.Input, built by the first fit.
+
+
+def _issue_sequential(activation):
+    """The issue's code: the ImageNet classifier left on, under a one-unit head."""
+    return keras.Sequential(
+        [
+            keras.layers.Rescaling(1 / 127.5, offset=-1),
+            keras.applications.MobileNetV2(include_top=True, weights=None, input_shape=(SIZE, SIZE, 3)),
+            keras.layers.Dense(1, activation),
+        ]
+    )
+
+
+@pytest.mark.parametrize("activation, code", [("sigmoid", "KBD001"), ("softmax", "KBD001")])
+def test_unbuilt_sequential_is_checked_before_the_first_update(activation, code):
+    model = _issue_sequential(activation)
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=[keras_binary.metrics.AUC()])
+    assert not model.built
+    with pytest.raises(BinaryModelError) as caught:
+        model.fit(_images(), _labels(), epochs=1, verbose=0)
+    assert caught.value.code == code
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0  # no weight updated
+
+
+def test_unbuilt_sequential_softmax_unit_is_found():
+    model = keras.Sequential([keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1, "softmax")])
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    with pytest.raises(BinaryModelError) as caught:
+        model.fit(np.zeros((4, 3), "float32"), np.array([0, 1, 0, 1], "float32"), verbose=0)
+    assert caught.value.code == "KBD002"
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+
+
+def test_correct_unbuilt_sequential_trains_with_no_extra_step():
+    model = keras.Sequential([keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1, "sigmoid")])
+    model.compile(optimizer="sgd", loss=keras_binary.SafeBCE())
+    x, y = np.random.default_rng(0).normal(size=(8, 3)).astype("float32"), np.array([0, 1] * 4, "float32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2  # 2 batches, 2 steps
+    assert model.built and not any(k.startswith("_keras_binary_graph_hook") for k in model.__dict__)
+    assert model.__dict__["build"].__name__ != "build_and_check"  # the one-shot hook is gone
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4
+
+
+def test_unbuilt_sequential_evaluate_is_checked():
+    model = keras.Sequential([keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1, "softmax")])
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    with pytest.raises(BinaryModelError, match="KBD002"):
+        model.evaluate(np.zeros((4, 3), "float32"), np.array([0, 1, 0, 1], "float32"), verbose=0)
+
+
+# ---------------------------------------------------------------------------
+# Item 7: KBD014 judges what the inline backbone receives, after the preprocessing in front of it.
+
+
+def test_input_range_is_judged_after_the_preprocessing(resnet_on_scaled_input):
+    model = resnet_on_scaled_input
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    assert "KBD014" not in diagnose(model, _images(), _labels()).codes  # 0-255 -> [-1, 1]: right
+    twice = [f for f in diagnose(model, _images() / 255.0, _labels()).findings if f.code == "KBD014"]
+    assert len(twice) == 1 and "scaled twice" in twice[0].summary  # [0, 1] -> [-1, -0.98]
+
+
+def test_rescaling_layer_in_front_of_an_inline_backbone():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    scaled = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    base = keras.applications.MobileNetV2(include_top=False, weights=None, input_tensor=scaled)
+    features = keras.layers.GlobalAveragePooling2D()(base.output)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(features))
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    assert "KBD014" not in diagnose(model, _images(), _labels()).codes
