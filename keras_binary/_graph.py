@@ -309,13 +309,15 @@ def describe_output(tensor: Any) -> Output:
 
 
 class Classifier(NamedTuple):
-    """A softmax (or log-softmax) over K > 2 classes found upstream of a tensor."""
+    """A classifier over K > 2 classes found upstream of a tensor: a softmax, or a top's logits."""
 
-    layer: Any  # the layer or operation that applies the softmax
+    layer: Any  # the layer or operation that applies the softmax (the linear Dense, for logits)
     k: int  # the number of classes
     model: Any  # the innermost model used as a layer that holds it, or None
     path: tuple[str, ...]  # the layers walked through, from the tensor back to the softmax
     application: Application | None  # the keras.applications family it belongs to, if known
+    logits: bool = False  # a classifier top without its softmax (classifier_activation=None)
+    certain: bool = True  # False: only "a nested model ends in a linear Dense(K)", no top recognised
 
     @property
     def where(self) -> str:
@@ -370,6 +372,74 @@ def find_classifier(tensor: Any) -> Classifier | None:
         inputs = input_tensors(node)
         if len(inputs) != 1:
             return None  # an input layer, or a call combining several tensors
+        path.append(getattr(operation, "name", type(operation).__name__))
+        tensor = inputs[0]
+    return None
+
+
+def _linear_units(operation: Any, tensor: Any) -> int | None:
+    """K for a linear `Dense` producing `tensor` with K > 2 units on its last axis, else `None`."""
+    if (
+        type(operation).__name__ != "Dense"
+        or activation_name(getattr(operation, "activation", None)) not in _LINEAR
+    ):
+        return None
+    shape = tuple(tensor.shape)
+    k = shape[-1] if shape else None
+    return k if isinstance(k, int) and k > 2 else None
+
+
+def is_hub_classifier(model: Any) -> bool:
+    """Whether `model` is a keras-hub classification task (e.g. `ImageClassifier`), logits by default."""
+    kind = type(model)
+    return kind.__module__.startswith("keras_hub") and kind.__name__.endswith("Classifier")
+
+
+# The name keras.applications (include_top=True) and keras-hub classifiers give their class scores.
+TOP_NAME = "predictions"
+
+
+def find_logit_classifier(tensor: Any) -> Classifier | None:
+    """A classifier top that ends in logits (K > 2 linear units) upstream of `tensor`.
+
+    The rule, which docs/diagnose.md states: walking back as `find_classifier`
+    does (stopping at any softmax and at calls that combine tensors), a linear
+    `Dense(K > 2)` is a classifier top (`certain=True`) when it is the
+    `"predictions"` layer of a nested model or of an inline recognised
+    `keras.applications` backbone, or the output layer of a nested model that
+    is a recognised `keras.applications` model or a keras-hub classifier.
+    The output layer of any other nested model is reported as uncertain (a
+    sub-model that ends in K linear scores may be an embedding); a linear
+    `Dense(K)` of the user's own graph is a hidden layer, never a top.
+
+    Returns:
+        A `Classifier` with `logits=True`, or `None`.
+    """
+    model, path, entered = None, [], False
+    for _ in range(MAX_WALK):
+        found = producer(tensor)
+        if found is None:
+            return None
+        operation, node, index = found
+        if is_graph_model(operation):
+            model, entered = operation, True
+            tensor = model_outputs(operation)[index]
+            continue
+        if softmax_axis(operation) is not None:
+            return None  # find_classifier's case
+        inputs = input_tensors(node)
+        k = _linear_units(operation, tensor)
+        if k is not None and (entered or getattr(operation, "name", "") == TOP_NAME):
+            named = getattr(operation, "name", "") == TOP_NAME
+            app = application(model) if model is not None else application_upstream(inputs)
+            hub = model is not None and is_hub_classifier(model)
+            certain = (named and (model is not None or app is not None)) or (entered and (app or hub))
+            if certain or entered:
+                return Classifier(operation, k, model, tuple(path), app, True, bool(certain))
+        if len(inputs) != 1:
+            return None
+        if operation.__class__.__name__ not in _PASS_THROUGH:
+            entered = False  # only the model's own output layer (behind dropout) counts
         path.append(getattr(operation, "name", type(operation).__name__))
         tensor = inputs[0]
     return None

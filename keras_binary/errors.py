@@ -34,6 +34,7 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB112": ("shape", "Head input with an unknown or empty feature axis"),
     "KB113": ("shape", "Head input with an empty pooled axis"),
     "KB114": ("shape", "Head input with a mask it cannot apply"),
+    "KB115": ("shape", "Binary head stacked on a classifier top's logits"),
     "KB120": ("shape", "sample_weight does not match the predictions"),
     "KB130": ("shape", "A score conversion received the wrong class axis"),
     # Values, found while running.

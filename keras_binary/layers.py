@@ -243,6 +243,22 @@ def _stacking_error(found: _graph.Classifier, input_shape: tuple) -> BinaryShape
     )
 
 
+def _logit_stacking_error(found: _graph.Classifier, input_shape: tuple) -> BinaryShapeError:
+    layer, where = found.layer, found.where
+    return BinaryShapeError(
+        "KB115",
+        f"the head's input comes from layer {layer.name!r}{where}, the {found.k} class logits of a "
+        "classifier top (include_top=True with classifier_activation=None, or a keras-hub classifier): a "
+        "binary head on class scores trains without an error but learns from the wrong features.",
+        received=f"input shape {_fmt(input_shape)} from Dense {layer.name!r}{where}, linear over K={found.k}",
+        expected="the backbone's features, e.g. shape (None, 7, 7, 1280) or (None, 1280)",
+        fix=(
+            f"{found.rebuild()}; outputs = keras_binary.BinaryHead()(backbone(inputs)). To use class "
+            "scores as features on purpose: BinaryHead(allow_classifier_input=True)"
+        ),
+    )
+
+
 @keras.saving.register_keras_serializable(package="keras_binary")
 class BinaryHead(keras.layers.Layer):
     """A binary output for any backbone: pooling, an optional MLP, 1 or 2 units.
@@ -499,6 +515,9 @@ class BinaryHead(keras.layers.Layer):
             found = _graph.find_classifier(inputs)
             if found is not None:
                 raise _stacking_error(found, tuple(inputs.shape))
+            logits = _graph.find_logit_classifier(inputs)
+            if logits is not None and logits.certain:
+                raise _logit_stacking_error(logits, tuple(inputs.shape))
         mask = kwargs.get("mask")
         if mask is None:
             mask = getattr(inputs, "_keras_mask", None)  # as keras.src.backend.get_keras_mask

@@ -191,3 +191,82 @@ def test_rescaling_layer_in_front_of_an_inline_backbone():
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(features))
     model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
     assert "KBD014" not in diagnose(model, _images(), _labels()).codes
+
+
+# ---------------------------------------------------------------------------
+# Item 2: classifier tops that end in logits; a hidden linear Dense(K) is not one.
+
+
+@pytest.fixture(scope="module")
+def mobilenet_logits_top():
+    return keras.applications.MobileNetV2(
+        include_top=True, classifier_activation=None, weights=None, input_shape=(SIZE, SIZE, 3)
+    )
+
+
+def _codes(model, loss=None):
+    model.compile(optimizer="adam", loss=loss or keras_binary.SafeBCE())
+    return [(f.code, f.severity) for f in diagnose(model).findings if f.code in ("KBD001", "KBD027")]
+
+
+def test_nested_classifier_top_with_logits(mobilenet_logits_top):
+    model = keras.Sequential([mobilenet_logits_top, keras.layers.Dense(1, activation="sigmoid")])
+    assert _codes(model) == [("KBD027", "error")]
+    inputs = keras.Input((SIZE, SIZE, 3))
+    with pytest.raises(keras_binary.BinaryShapeError) as caught:
+        keras_binary.BinaryHead()(mobilenet_logits_top(inputs))
+    assert caught.value.code == "KB115" and "K=1000" in caught.value.received
+    assert "MobileNetV2(include_top=False" in caught.value.fix
+    keras_binary.BinaryHead(allow_classifier_input=True)(mobilenet_logits_top(inputs))  # on purpose
+
+
+def test_guard_stops_fit_on_a_logits_top(mobilenet_logits_top):
+    model = keras.Sequential([mobilenet_logits_top, keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(from_logits=True))
+    with pytest.raises(BinaryModelError) as caught:
+        model.fit(_images(), _labels(), verbose=0)
+    assert caught.value.code == "KBD027"
+
+
+def test_inline_classifier_top_with_logits():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    base = keras.applications.MobileNetV2(
+        include_top=True, classifier_activation=None, weights=None, input_tensor=inputs
+    )
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(base.output))
+    assert _codes(model) == [("KBD027", "error")]
+
+
+def test_hidden_linear_dense_of_the_users_head_is_not_a_top():
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(16)(keras.layers.Dense(32, activation="relu")(inputs))
+    model = keras.Model(
+        inputs, keras.layers.Dense(1, activation="sigmoid")(keras.layers.Dropout(0.2)(hidden))
+    )
+    assert _codes(model) == []
+    embedding = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16)], name="embedding")
+    nested = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(embedding(inputs)))
+    assert _codes(nested) == [("KBD027", "warning")]  # maybe an embedding: never an error
+    assert graph_errors(nested) == []
+
+
+def test_keras_hub_image_classifier_used_as_a_backbone():
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64],
+        stackwise_num_blocks=[1],
+        stackwise_num_strides=[1],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(SIZE, SIZE, 3),
+    )
+    classifier = keras_hub.models.ImageClassifier(backbone=backbone, num_classes=1000)  # logits by default
+    inputs = keras.Input((SIZE, SIZE, 3))
+    assert _codes(keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(classifier(inputs)))) == [
+        ("KBD027", "error")
+    ]
+    correct = keras.Model(inputs, keras_binary.BinaryHead()(backbone(inputs)))
+    correct.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    assert diagnose(correct).ok and graph_errors(correct) == []

@@ -34,6 +34,7 @@ from keras_binary.diagnostics._loss import (
 from keras_binary.diagnostics._model import (
     _check_batch_norm_mode,
     _check_classifier_stacking,
+    _check_logit_classifier,
     _check_mixed_precision,
     _check_noise_after_activation,
     _check_not_binary,
@@ -47,6 +48,7 @@ from keras_binary.diagnostics._report import SEVERITIES, Finding, Report, _findi
 _GRAPH_CHECKS = (
     _check_not_binary,
     _check_classifier_stacking,
+    _check_logit_classifier,
     _check_size1_softmax,
     _check_categorical_loss,
     _check_from_logits,
@@ -59,7 +61,7 @@ _GRAPH_CHECKS = (
 )
 _CHECKS = (
     _check_inputs,
-    *_GRAPH_CHECKS[:8],
+    *_GRAPH_CHECKS[:9],
     _check_spatial_output,
     _check_labels,
     _check_batch_norm_mode,

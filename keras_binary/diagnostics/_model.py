@@ -48,6 +48,44 @@ def _check_classifier_stacking(ctx: _Context) -> Iterator[Finding]:
         )
 
 
+def _check_logit_classifier(ctx: _Context) -> Iterator[Finding]:
+    """KBD027: a binary head on a classifier top that ends in logits (`classifier_activation=None`)."""
+    for out in ctx.outputs:
+        head = out.head
+        if head is None or out.head_input is None or not _binary_units(out):
+            continue
+        if getattr(head, "allow_classifier_input", False):
+            continue
+        found = _graph.find_logit_classifier(out.head_input)
+        if found is None:
+            continue
+        layer = found.layer
+        if found.certain:
+            what = f"the {found.k} class logits of the classifier top {layer.name!r}{found.where}"
+            why = (
+                "a classifier left on the backbone (include_top=True with classifier_activation=None, or a "
+                "keras-hub classifier, which returns logits) hands the binary head K class scores instead of "
+                "the backbone's features: it trains without an error on the wrong features."
+            )
+        else:
+            what = (
+                f"the {found.k} linear outputs of layer {layer.name!r}{found.where}, the last layer of a "
+                "model used as a layer"
+            )
+            why = (
+                "a nested model that ends in a linear Dense over K units looks like a classifier whose softmax "
+                "was removed; if it is an embedding you built on purpose, ignore this warning."
+            )
+        yield _finding(
+            "KBD027",
+            _layer_where(head, out.owner),
+            f"the binary head's input is {what}.",
+            why,
+            f"{found.rebuild()}; outputs = keras_binary.BinaryHead()(backbone(inputs))",
+            severity="error" if found.certain else "warning",
+        )
+
+
 def _check_size1_softmax(ctx: _Context) -> Iterator[Finding]:
     for node, owner in _graph.all_nodes(ctx.model):
         axis = _graph.softmax_axis(node.operation)

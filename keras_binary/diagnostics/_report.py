@@ -39,6 +39,7 @@ DIAGNOSTIC_CODES: dict[str, tuple[str, str]] = {
     "KBD024": ("error", "Final activation is neither a probability nor a logit"),
     "KBD025": ("info", "Which class name is class 1"),
     "KBD026": ("info", "A check could not run on this model"),
+    "KBD027": ("error", "Binary head on a classifier top's logits"),
     "KBD040": ("error", "Dropout or noise after the final activation"),
     "KBD041": ("error", "Class-id labels against a two-unit output with a Keras loss"),
 }
