@@ -12,6 +12,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import keras_binary
 from keras_binary import BinaryModelError
@@ -270,3 +272,48 @@ def test_keras_hub_image_classifier_used_as_a_backbone():
     correct = keras.Model(inputs, keras_binary.BinaryHead()(backbone(inputs)))
     correct.compile(optimizer="adam", loss=keras_binary.SafeBCE())
     assert diagnose(correct).ok and graph_errors(correct) == []
+
+
+# ---------------------------------------------------------------------------
+# Item 8: a final activation that the name does not tell is judged by what it does.
+
+
+def _final_activation_codes(activation, from_logits=False):
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation=activation)(inputs))
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(from_logits=from_logits))
+    return diagnose(model).codes
+
+
+@pytest.mark.parametrize(
+    "activation", ["hard_sigmoid", lambda z: keras.ops.sigmoid(z / 2)], ids=["hard_sigmoid", "sigmoid_half"]
+)
+def test_probability_activations_by_behaviour(activation):
+    assert "KBD024" not in _final_activation_codes(activation)
+    assert "KBD024" in _final_activation_codes(activation, from_logits=True)  # a sigmoid of a probability
+
+
+@pytest.mark.parametrize(
+    "activation", ["relu", "hard_silu", lambda z: keras.ops.tanh(z), lambda z: 2 * keras.ops.sigmoid(z)]
+)
+def test_other_activations_are_still_refused(activation):
+    assert "KBD024" in _final_activation_codes(activation)
+
+
+class _Layer:
+    def __init__(self, activation):
+        self.activation = activation
+
+
+@settings(max_examples=15)
+@given(st.floats(0.05, 8.0), st.floats(-3.0, 3.0))
+def test_probe_accepts_every_tempered_sigmoid_and_refuses_shifted_ones(temperature, shift):
+    from keras_binary.diagnostics._loss import _gives_probabilities
+
+    sigmoid = _Layer(lambda z: keras.ops.sigmoid((z - shift) / temperature))
+    assert _gives_probabilities(sigmoid, 1)
+    shifted = _Layer(lambda z: keras.ops.sigmoid(z / temperature) + 0.5)  # reaches 1.5 > 1
+    assert not _gives_probabilities(shifted, 1)
+    pair = _Layer(lambda z: keras.ops.softmax(z / temperature, axis=-1))
+    assert _gives_probabilities(pair, 2)
+    assert not _gives_probabilities(_Layer(lambda z: keras.ops.sigmoid(z / temperature)), 2)  # rows != 1

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import keras
+import numpy as np
 
 from keras_binary import _graph
 from keras_binary.diagnostics._context import _PROBABILITY_ACTIVATIONS, _Context, _output_name
@@ -361,6 +362,38 @@ _UNBOUNDED_ABOVE = (
 )
 
 
+# Names whose range is known not to be [0, 1]; any other activation is judged by what it does.
+_NOT_PROBABILITIES = (*_UNBOUNDED_ABOVE, "tanh", "softsign", "log_sigmoid", "log_softmax", "hard_tanh")
+
+# The probe: logits from -30 to 30, where every sigmoid-like activation has saturated.
+_PROBE = np.linspace(-30.0, 30.0, 241, dtype="float32")
+
+
+def _gives_probabilities(layer: Any, units: int) -> bool:
+    """Whether the activation of `layer` maps logits to probabilities: its values on a probe range.
+
+    One unit: every value in [0, 1], non-decreasing, from below 0.05 to above
+    0.95 (`hard_sigmoid`, `lambda z: keras.ops.sigmoid(z / 2)`). Two units: each
+    row in [0, 1] and summing to 1. `False` when it cannot be evaluated.
+    """
+    function = getattr(layer, "activation", None)
+    if not callable(function):
+        return False
+    probe = _PROBE[:, None] if units == 1 else np.stack([np.zeros_like(_PROBE), _PROBE], axis=1)
+    try:
+        values = np.asarray(keras.ops.convert_to_numpy(function(keras.ops.convert_to_tensor(probe))), "float64")
+    except Exception:  # noqa: BLE001 - an activation that cannot run eagerly here: not judged
+        return False
+    if values.shape != probe.shape or not np.all(np.isfinite(values)):
+        return False
+    if np.any(values < -1e-6) or np.any(values > 1 + 1e-6):
+        return False
+    if units == 2:
+        return bool(np.allclose(values.sum(axis=1), 1.0, atol=1e-4))
+    column = values[:, 0]
+    return bool(np.all(np.diff(column) >= -1e-6) and column[0] < 0.05 and column[-1] > 0.95)
+
+
 def _check_final_activation(ctx: _Context) -> Iterator[Finding]:
     for out, loss in zip(ctx.outputs, ctx.losses, strict=True):
         if out.units not in (1, 2) or out.activation in (None, *_SCORES):
@@ -368,6 +401,12 @@ def _check_final_activation(ctx: _Context) -> Iterator[Finding]:
         if loss is None or not (loss.ours or loss.kind in ("binary", "focal")) or loss.multi_label:
             continue
         act = out.activation
+        if (
+            act not in _NOT_PROBABILITIES
+            and not loss.from_logits
+            and _gives_probabilities(out.activation_layer, out.units)
+        ):
+            continue  # e.g. hard_sigmoid, or a custom sigmoid: probabilities, whatever the name
         layer = out.activation_layer if out.activation_layer is not None else out.head
         where = f"layer {layer.name!r}{out.owner}" if layer is not None else "model"
         if loss.from_logits:
