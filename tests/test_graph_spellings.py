@@ -252,9 +252,11 @@ def test_hidden_linear_dense_of_the_users_head_is_not_a_top():
     assert graph_errors(nested) == []
 
 
-def test_keras_hub_image_classifier_used_as_a_backbone():
+@pytest.fixture(scope="module")
+def hub_backbone():
+    """A small keras-hub ResNet backbone from a config, random weights (nothing can be downloaded)."""
     keras_hub = pytest.importorskip("keras_hub")
-    backbone = keras_hub.models.ResNetBackbone(
+    return keras_hub.models.ResNetBackbone(
         input_conv_filters=[64],
         input_conv_kernel_sizes=[3],
         stackwise_num_filters=[64],
@@ -264,6 +266,12 @@ def test_keras_hub_image_classifier_used_as_a_backbone():
         use_pre_activation=False,
         image_shape=(SIZE, SIZE, 3),
     )
+
+
+def test_keras_hub_image_classifier_used_as_a_backbone(hub_backbone):
+    import keras_hub
+
+    backbone = hub_backbone
     classifier = keras_hub.models.ImageClassifier(backbone=backbone, num_classes=1000)  # logits by default
     inputs = keras.Input((SIZE, SIZE, 3))
     assert _codes(keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(classifier(inputs)))) == [
@@ -317,3 +325,53 @@ def test_probe_accepts_every_tempered_sigmoid_and_refuses_shifted_ones(temperatu
     pair = _Layer(lambda z: keras.ops.softmax(z / temperature, axis=-1))
     assert _gives_probabilities(pair, 2)
     assert not _gives_probabilities(_Layer(lambda z: keras.ops.sigmoid(z / temperature)), 2)  # rows != 1
+
+
+# ---------------------------------------------------------------------------
+# Item 4: metrics that misread the output.
+
+
+def _sigmoid_model():
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        lambda: keras_binary.metrics.BinaryAccuracy(from_logits=True),
+        lambda: keras_binary.metrics.AUC(from_logits=True),
+        lambda: keras.metrics.AUC(from_logits=True),
+    ],
+    ids=["ours_accuracy", "ours_auc", "keras_auc"],
+)
+def test_metric_from_logits_on_a_sigmoid(metric):
+    model = _sigmoid_model()
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=[metric()])
+    assert "KBD028" in diagnose(model).codes
+    with pytest.raises(BinaryModelError, match="KBD028"):
+        model.fit(np.zeros((4, 4), "float32"), np.array([0, 1, 0, 1], "float32"), verbose=0)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+
+
+def test_metric_from_logits_on_logits_is_right():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(
+        optimizer="adam",
+        loss=keras_binary.SafeBCE(from_logits=True),
+        metrics=[keras_binary.metrics.BinaryAccuracy(from_logits=True)],
+    )
+    assert diagnose(model).ok and graph_errors(model) == []
+
+
+def test_keras_hub_auto_metrics_on_one_class(hub_backbone):
+    import keras_hub
+
+    classifier = keras_hub.models.ImageClassifier(backbone=hub_backbone, num_classes=1, activation="sigmoid")
+    classifier.compile()  # metrics="auto": SparseCategoricalAccuracy
+    assert "KBD029" in diagnose(classifier).codes
+    model = _sigmoid_model()
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=["categorical_accuracy"])
+    with pytest.raises(BinaryModelError, match="KBD029"):
+        model.fit(np.zeros((4, 4), "float32"), np.array([0, 1, 0, 1], "float32"), verbose=0)

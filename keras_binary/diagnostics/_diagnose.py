@@ -25,6 +25,7 @@ from keras_binary.diagnostics._loss import (
     _check_categorical_loss,
     _check_final_activation,
     _check_from_logits,
+    _check_metric_encoding,
     _check_metrics,
     _compiled_metrics,
     _describe_loss,
@@ -55,13 +56,14 @@ _GRAPH_CHECKS = (
     _check_final_activation,
     _check_noise_after_activation,
     _check_metrics,
+    _check_metric_encoding,
     _check_spatial_output,
     _check_batch_norm_mode,
     _check_mixed_precision,
 )
 _CHECKS = (
     _check_inputs,
-    *_GRAPH_CHECKS[:9],
+    *_GRAPH_CHECKS[:10],
     _check_spatial_output,
     _check_labels,
     _check_batch_norm_mode,

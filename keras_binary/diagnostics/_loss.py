@@ -338,6 +338,61 @@ def _check_metrics(ctx: _Context) -> Iterator[Finding]:
                 )
 
 
+# Metrics that read class indices from an argmax over the class axis: over one unit it is always 0.
+_CATEGORICAL_METRICS = {
+    "sparsecategoricalaccuracy": "SparseCategoricalAccuracy",
+    "categoricalaccuracy": "CategoricalAccuracy",
+    "sparsetopkcategoricalaccuracy": "SparseTopKCategoricalAccuracy",
+    "topkcategoricalaccuracy": "TopKCategoricalAccuracy",
+}
+
+
+def _metric_key(metric: Any) -> str:
+    name = metric if isinstance(metric, str) else type(metric).__name__
+    return re.sub(r"[^a-z]", "", name.lower())
+
+
+def _check_metric_encoding(ctx: _Context) -> Iterator[Finding]:
+    """KBD028: a metric told from_logits=True on probabilities; KBD029: a categorical metric on one unit."""
+    for out, metrics in zip(ctx.outputs, ctx.metrics, strict=True):
+        if out.units not in (1, 2):
+            continue
+        for metric in metrics:
+            name = metric if isinstance(metric, str) else getattr(metric, "name", type(metric).__name__)
+            from_logits = getattr(metric, "from_logits", None)
+            if from_logits is None and type(metric).__name__ == "AUC":
+                from_logits = getattr(metric, "_from_logits", None)
+            if from_logits is True and out.activation in _PROBABILITY_ACTIVATIONS:
+                cls = type(metric).__name__
+                module = (
+                    "keras_binary.metrics"
+                    if type(metric).__module__.startswith("keras_binary")
+                    else "keras.metrics"
+                )
+                yield _finding(
+                    "KBD028",
+                    f"metric {name!r}",
+                    f"{cls} has from_logits=True, but the output {_output_name(out)} ends with a "
+                    f"{out.activation}: it emits probabilities.",
+                    "the metric applies a sigmoid to the probabilities, so every score lands in [0.5, 0.73]: "
+                    "at the 0.5 threshold every example is predicted positive and the logged accuracy equals "
+                    "the positive rate, whatever the model learns (the metric twin of KBD004).",
+                    f"metrics=[{module}.{cls}()]  # from_logits=False for a sigmoid output",
+                )
+            cls = _CATEGORICAL_METRICS.get(_metric_key(metric))
+            if cls is not None and out.units == 1:
+                yield _finding(
+                    "KBD029",
+                    f"metric {name!r}",
+                    f"{cls} reads the class as the argmax over the last axis, but the output {_output_name(out)} "
+                    f"has one unit {_fmt_shape(out)}.",
+                    "the argmax over one unit is always 0, so the metric reports the share of negative labels "
+                    "whatever the model predicts (keras-hub's compile(metrics='auto') adds "
+                    "SparseCategoricalAccuracy, also for num_classes=1).",
+                    "metrics=[keras_binary.metrics.BinaryAccuracy()]  # one sigmoid unit: a binary accuracy",
+                )
+
+
 def _fmt_shape(out: _graph.Output) -> str:
     from keras_binary._contract import _fmt
 
@@ -381,7 +436,9 @@ def _gives_probabilities(layer: Any, units: int) -> bool:
         return False
     probe = _PROBE[:, None] if units == 1 else np.stack([np.zeros_like(_PROBE), _PROBE], axis=1)
     try:
-        values = np.asarray(keras.ops.convert_to_numpy(function(keras.ops.convert_to_tensor(probe))), "float64")
+        values = np.asarray(
+            keras.ops.convert_to_numpy(function(keras.ops.convert_to_tensor(probe))), "float64"
+        )
     except Exception:  # noqa: BLE001 - an activation that cannot run eagerly here: not judged
         return False
     if values.shape != probe.shape or not np.all(np.isfinite(values)):

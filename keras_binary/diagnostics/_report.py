@@ -40,6 +40,8 @@ DIAGNOSTIC_CODES: dict[str, tuple[str, str]] = {
     "KBD025": ("info", "Which class name is class 1"),
     "KBD026": ("info", "A check could not run on this model"),
     "KBD027": ("error", "Binary head on a classifier top's logits"),
+    "KBD028": ("error", "Metric with from_logits=True on a probability output"),
+    "KBD029": ("error", "Categorical accuracy on a one-unit output"),
     "KBD040": ("error", "Dropout or noise after the final activation"),
     "KBD041": ("error", "Class-id labels against a two-unit output with a Keras loss"),
 }
