@@ -375,3 +375,44 @@ def test_keras_hub_auto_metrics_on_one_class(hub_backbone):
     model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=["categorical_accuracy"])
     with pytest.raises(BinaryModelError, match="KBD029"):
         model.fit(np.zeros((4, 4), "float32"), np.array([0, 1, 0, 1], "float32"), verbose=0)
+
+
+# ---------------------------------------------------------------------------
+# Item 3: models without a graph (subclassed).
+
+
+class _Subclassed(keras.Model):
+    def __init__(self, units=1, activation="sigmoid", softmax_in_call=False):
+        super().__init__()
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.out = keras.layers.Dense(units, activation=activation)
+        self.softmax_in_call = softmax_in_call
+
+    def call(self, x):
+        scores = self.out(self.hidden(x))
+        return keras.ops.softmax(scores) if self.softmax_in_call else scores
+
+
+_X = np.random.default_rng(1).normal(size=(16, 4)).astype("float32")
+_Y = np.array([0, 1] * 8, "float32")
+
+
+def _subclassed_codes(model, with_data=True):
+    model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
+    return diagnose(model, _X, _Y).codes if with_data else diagnose(model).codes
+
+
+def test_subclassed_softmax_unit_attribute_is_found_without_data_and_stops_fit():
+    model = _Subclassed(activation="softmax")
+    assert "KBD002" in _subclassed_codes(model, with_data=False)
+    with pytest.raises(BinaryModelError, match="KBD002"):
+        model.fit(_X, _Y, verbose=0)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+
+
+def test_subclassed_constant_predictions():
+    assert "KBD030" in _subclassed_codes(_Subclassed(activation=None, softmax_in_call=True))
+    wide = _subclassed_codes(_Subclassed(units=5))
+    assert "KBD030" in wide
+    correct = _subclassed_codes(_Subclassed())
+    assert "KBD030" not in correct and "KBD002" not in correct and "KBD020" in correct

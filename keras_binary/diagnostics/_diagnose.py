@@ -35,6 +35,8 @@ from keras_binary.diagnostics._loss import (
 from keras_binary.diagnostics._model import (
     _check_batch_norm_mode,
     _check_classifier_stacking,
+    _check_first_predictions,
+    _check_layer_attributes,
     _check_logit_classifier,
     _check_mixed_precision,
     _check_noise_after_activation,
@@ -49,6 +51,8 @@ from keras_binary.diagnostics._report import SEVERITIES, Finding, Report, _findi
 _GRAPH_CHECKS = (
     _check_not_binary,
     _check_classifier_stacking,
+    _check_first_predictions,
+    _check_layer_attributes,
     _check_logit_classifier,
     _check_size1_softmax,
     _check_categorical_loss,
@@ -222,7 +226,13 @@ def diagnose(
         )
         described = _describe_loss(loss if not isinstance(loss, (list, tuple, Mapping)) else None)
         ctx = ctx._replace(losses=[described])
-        for check in (_check_inputs, _check_labels, _check_class_names):
+        for check in (
+            _check_inputs,
+            _check_layer_attributes,
+            _check_first_predictions,
+            _check_labels,
+            _check_class_names,
+        ):
             findings += _run_check(check, ctx)
     else:
         for check in _CHECKS:
@@ -325,7 +335,10 @@ def graph_errors(model: keras.Model, loss: Any = None) -> list[Finding]:
     except Exception:  # noqa: BLE001 - never stop a fit for an unusual model
         return []
     if not ctx.outputs:
-        return []
+        try:  # a model without a graph: what its layers alone tell
+            return [f for f in _check_layer_attributes(ctx) if f.severity == "error"]
+        except Exception:  # noqa: BLE001 - never stop a fit for an unusual model
+            return []
     findings: list[Finding] = []
     for check in _GRAPH_CHECKS:
         try:

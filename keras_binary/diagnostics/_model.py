@@ -339,3 +339,76 @@ def _check_noise_after_activation(ctx: _Context) -> Iterator[Finding]:
             "put the dropout before the output layer: x = keras.layers.Dropout(0.5)(features); "
             "outputs = keras.layers.Dense(1, activation='sigmoid')(x)  # or keras_binary.BinaryHead(dropout=0.5)",
         )
+
+
+# ---------------------------------------------------------------------------
+# Models without a graph (subclassed): what their layers and first predictions tell.
+
+# At most this many examples of `x` are predicted for the checks of a model without a graph.
+_PREDICTED = 32
+
+
+def _check_layer_attributes(ctx: _Context) -> Iterator[Finding]:
+    """KBD002 for a `Dense(1, activation="softmax")` among the layers of a model without a graph.
+
+    A softmax over one unit is always 1.0 wherever the layer sits, so the
+    layer alone decides, without knowing the model's `call`.
+    """
+    for layer in _graph.sublayers(ctx.model):
+        if getattr(layer, "units", None) != 1 or _graph.softmax_axis(layer) is None:
+            continue
+        yield _finding(
+            "KBD002",
+            _layer_where(layer),
+            f"{type(layer).__name__} {layer.name!r} applies a softmax over its 1 unit: its output is always 1.0.",
+            "softmax normalises over the axis, so one unit is always exactly 1.0; the loss has no "
+            "gradient to follow and the model learns nothing.",
+            "end the model with keras_binary.BinaryHead()  # one sigmoid unit; or Dense(1, activation='sigmoid')",
+        )
+
+
+def _check_first_predictions(ctx: _Context) -> Iterator[Finding]:
+    """KBD030: the predictions of a model without a graph on the first examples of `x`.
+
+    Runs the model in inference mode on at most 32 examples (no weight
+    changes; an unbuilt model is built, as `fit` would). Every prediction
+    exactly 1.0, or one constant output for different inputs, is a model that
+    cannot learn; an output wider than 2 with a binary loss is not binary.
+    """
+    x = ctx.x
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub" or len(x) < 2:
+        return
+    sample = x[:_PREDICTED]
+    predictions = np.asarray(keras.ops.convert_to_numpy(ctx.model(sample, training=False)), "float64")
+    if predictions.ndim < 2 or predictions.shape[0] != len(sample):
+        return
+    units = predictions.shape[-1]
+    inputs_differ = bool(np.any(sample != sample[:1]))
+    if units > 2:
+        loss = ctx.losses[0] if ctx.losses else None
+        if loss is not None and (loss.ours or loss.kind in ("binary", "focal")) and not loss.multi_label:
+            yield _finding(
+                "KBD030",
+                "model",
+                f"the model's predictions on {len(sample)} examples of x have {units} units "
+                f"(shape {_fmt(predictions.shape)}), against the binary loss {loss.name}.",
+                "a binary output has 1 unit (a probability or logit) or 2 (a softmax pair); the model has no "
+                "graph to read, so this was measured on its first predictions.",
+                "end call() with a one-unit output: return self.out(x) with self.out = keras.layers.Dense(1, "
+                "activation='sigmoid')  # or keras_binary.BinaryHead()",
+            )
+        return
+    if not inputs_differ:
+        return
+    if np.all(predictions == 1.0) or np.all(predictions == predictions[:1]):
+        value = "1.0" if np.all(predictions == 1.0) else f"{float(predictions.flat[0]):.6g}"
+        yield _finding(
+            "KBD030",
+            "model",
+            f"the model predicts exactly {value} for each of {len(sample)} different examples of x: "
+            "its output does not depend on its input.",
+            "a constant output gives the loss no gradient to follow (a softmax over one unit is always 1.0); "
+            "the model has no graph to read, so this was measured on its first predictions.",
+            "end call() with one sigmoid unit: self.out = keras.layers.Dense(1, activation='sigmoid')  "
+            "# or keras_binary.BinaryHead()",
+        )

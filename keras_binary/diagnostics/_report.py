@@ -42,6 +42,7 @@ DIAGNOSTIC_CODES: dict[str, tuple[str, str]] = {
     "KBD027": ("error", "Binary head on a classifier top's logits"),
     "KBD028": ("error", "Metric with from_logits=True on a probability output"),
     "KBD029": ("error", "Categorical accuracy on a one-unit output"),
+    "KBD030": ("error", "The first predictions of a model without a graph"),
     "KBD040": ("error", "Dropout or noise after the final activation"),
     "KBD041": ("error", "Class-id labels against a two-unit output with a Keras loss"),
 }
