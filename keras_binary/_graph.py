@@ -377,12 +377,17 @@ def find_classifier(tensor: Any) -> Classifier | None:
     return None
 
 
-def _linear_units(operation: Any, tensor: Any) -> int | None:
-    """K for a linear `Dense` producing `tensor` with K > 2 units on its last axis, else `None`."""
-    if (
-        type(operation).__name__ != "Dense"
-        or activation_name(getattr(operation, "activation", None)) not in _LINEAR
-    ):
+def _linear_units(operation: Any, tensor: Any, named: bool = False) -> int | None:
+    """K for linear class scores producing `tensor` with K > 2 units on its last axis, else `None`.
+
+    A linear `Dense`, or (`named`: called `"predictions"`) a linear `Activation`,
+    which ends the `include_top=True` MobileNetV3 (a 1x1 convolution, then
+    `Flatten`).
+    """
+    kind = type(operation).__name__
+    if not (kind == "Dense" or (named and kind == "Activation")):
+        return None
+    if activation_name(getattr(operation, "activation", None)) not in _LINEAR:
         return None
     shape = tuple(tensor.shape)
     k = shape[-1] if shape else None
@@ -428,9 +433,9 @@ def find_logit_classifier(tensor: Any) -> Classifier | None:
         if softmax_axis(operation) is not None:
             return None  # find_classifier's case
         inputs = input_tensors(node)
-        k = _linear_units(operation, tensor)
-        if k is not None and (entered or getattr(operation, "name", "") == TOP_NAME):
-            named = getattr(operation, "name", "") == TOP_NAME
+        named = getattr(operation, "name", "") == TOP_NAME
+        k = _linear_units(operation, tensor, named)
+        if k is not None and (entered or named):
             app = application(model) if model is not None else application_upstream(inputs)
             hub = model is not None and is_hub_classifier(model)
             certain = (named and (model is not None or app is not None)) or (entered and (app or hub))

@@ -51,8 +51,6 @@ from keras_binary.diagnostics._report import SEVERITIES, Finding, Report, _findi
 _GRAPH_CHECKS = (
     _check_not_binary,
     _check_classifier_stacking,
-    _check_first_predictions,
-    _check_layer_attributes,
     _check_logit_classifier,
     _check_size1_softmax,
     _check_categorical_loss,

@@ -371,9 +371,10 @@ def _check_first_predictions(ctx: _Context) -> Iterator[Finding]:
     """KBD030: the predictions of a model without a graph on the first examples of `x`.
 
     Runs the model in inference mode on at most 32 examples (no weight
-    changes; an unbuilt model is built, as `fit` would). Every prediction
-    exactly 1.0, or one constant output for different inputs, is a model that
-    cannot learn; an output wider than 2 with a binary loss is not binary.
+    changes; an unbuilt model is built, as `fit` would). One unit predicting
+    exactly 1.0 for different inputs is a model that cannot learn (a softmax
+    over one unit in `call`; a sigmoid never reaches 1.0 exactly at a random
+    start); an output wider than 2 with a binary loss is not binary.
     """
     x = ctx.x
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub" or len(x) < 2:
@@ -400,8 +401,8 @@ def _check_first_predictions(ctx: _Context) -> Iterator[Finding]:
         return
     if not inputs_differ:
         return
-    if np.all(predictions == 1.0) or np.all(predictions == predictions[:1]):
-        value = "1.0" if np.all(predictions == 1.0) else f"{float(predictions.flat[0]):.6g}"
+    if units == 1 and np.all(predictions == 1.0):  # any other constant can be a net at its random start
+        value = "1.0"
         yield _finding(
             "KBD030",
             "model",
