@@ -416,3 +416,33 @@ def test_subclassed_constant_predictions():
     assert "KBD030" in wide
     correct = _subclassed_codes(_Subclassed())
     assert "KBD030" not in correct and "KBD002" not in correct and "KBD020" in correct
+
+
+# ---------------------------------------------------------------------------
+# A public report, rebuilt (weights=None, a 32x32 input, no download): "predicting only one class",
+# http://pullrequest.ru/13403374/prognozirovanie-tolko-odnogo-klassa - a VGG16 without its top, three
+# Dense(relu) layers and a one-unit softmax ("final layer with softmax activation"), every prediction 1.0.
+
+
+@pytest.mark.parametrize("spelling", ["functional", "sequential_without_input"])
+def test_report_vgg16_one_unit_softmax(spelling):
+    base_model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
+    head = [
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1024, activation="relu"),
+        keras.layers.Dense(1024, activation="relu"),
+        keras.layers.Dense(512, activation="relu"),
+        keras.layers.Dense(1, activation="softmax"),
+    ]
+    if spelling == "functional":
+        x = base_model.output
+        for layer in head:
+            x = layer(x)
+        model = keras.Model(inputs=base_model.input, outputs=x)
+    else:
+        model = keras.Sequential([keras.layers.Rescaling(1.0), base_model, *head])
+    model.compile(optimizer="Adam", loss=keras_binary.SafeBCE(), metrics=["accuracy"])
+    with pytest.raises(BinaryModelError) as caught:
+        model.fit(_images(), _labels(), epochs=1, verbose=0)
+    assert caught.value.code == "KBD002"
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
