@@ -134,7 +134,7 @@ def _issue_sequential(activation):
     )
 
 
-@pytest.mark.parametrize("activation, code", [("sigmoid", "KBD001"), ("softmax", "KBD001")])
+@pytest.mark.parametrize("activation, code", [("sigmoid", "KBD001"), ("softmax", "KBD002")])
 def test_unbuilt_sequential_is_checked_before_the_first_update(activation, code):
     model = _issue_sequential(activation)
     model.compile(optimizer="adam", loss=keras_binary.SafeBCE(), metrics=[keras_binary.metrics.AUC()])
