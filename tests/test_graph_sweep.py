@@ -39,6 +39,8 @@ FAMILIES = [
 # sweep builds a few families and the fuzz covers the spellings.
 if keras.backend.backend() == "jax":
     FAMILIES = [f for f in FAMILIES if f[0] in ("MobileNetV2", "MobileNetV3Small", "VGG16")]
+if keras.backend.backend() == "torch":  # keras.applications refuses NASNet on torch ("an outstanding bug")
+    FAMILIES = [f for f in FAMILIES if f[0] != "NASNetMobile"]
 IDS = [name for name, _, _ in FAMILIES]
 _BASES: dict = {}
 
