@@ -107,12 +107,12 @@ def test_unreadable_outputs_are_an_info_finding_not_a_crash():
     model.fit(np.zeros((4, 4), "float32"), np.array([0, 1, 0, 1], "float32"), verbose=0)  # not stopped
 
 
-def test_doctor_on_an_inline_backbone_with_raw_ops(resnet_on_scaled_input, tmp_path, capsys):
+def test_doctor_on_an_inline_backbone_with_raw_ops(inline_mobilenet_v3, tmp_path, capsys):
     from keras_binary.cli import main
 
-    model = resnet_on_scaled_input
+    model = inline_mobilenet_v3  # its graph holds raw keras.ops nodes (Multiply, Add of hard_sigmoid)
     model.compile(optimizer="adam", loss=keras_binary.SafeBCE())
-    path = tmp_path / "scaled.keras"
+    path = tmp_path / "mobilenet_v3.keras"
     model.save(path)
     code = main(["doctor", str(path), "--json"])
     out = capsys.readouterr().out
