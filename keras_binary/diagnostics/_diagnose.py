@@ -308,7 +308,8 @@ def graph_errors(model: keras.Model, loss: Any = None) -> list[Finding]:
     softmax pair, an output that is not binary with a binary loss), keeping
     the findings of severity `"error"`. It is fast (it reads the graph once,
     runs no computation) and never raises: a check that fails on an unusual
-    model is skipped, and a model without a graph has no graph errors. The
+    model is skipped, and a model without a graph is checked by its layers only
+    (a `Dense(1)` with a softmax among them). The
     `fit` guard calls it before the first step.
 
     Args:
