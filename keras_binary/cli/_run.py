@@ -119,7 +119,9 @@ def run_script(path: str, argv: list[str], *, warn: bool = False, err: IO[str] |
             _flush()
             where = f" at {error.where}" if error.where else ""
             err.write(f"{PROG}: stopped{where}, before the first step:\n{error.error}\n")
-            err.write(f"{PROG}: the script was not changed; fix the line above, or run with --warn to go on.\n")
+            err.write(
+                f"{PROG}: the script was not changed; fix the line above, or run with --warn to go on.\n"
+            )
             return 1
         _print_user_traceback(path, err)
         return 1
@@ -205,8 +207,10 @@ def _on_keras_imported(settings: dict) -> None:
         _scope.STREAM = settings["err"]
         config.set_fit_guard("all")
     except Exception as error:  # noqa: BLE001 - the script runs unguarded rather than not at all
-        settings["err"].write(f"{PROG}: the guard could not be installed ({type(error).__name__}: {error}); "
-                              "the script runs unguarded.\n")
+        settings["err"].write(
+            f"{PROG}: the guard could not be installed ({type(error).__name__}: {error}); "
+            "the script runs unguarded.\n"
+        )
 
 
 class _KerasWatcher(importlib.abc.MetaPathFinder):

@@ -187,8 +187,10 @@ def check_before_first_step(model: keras.Model, name: str, args: tuple, kwargs: 
     model.__dict__[_REPORTED] = key
     if first:
         for finding in warnings_:
-            _say(f"warning {finding.code} ({finding.title}) at {finding.where}: {finding.summary}\n"
-                 f"  Fix: {finding.fix}\n  See: keras-binary explain {finding.code}")
+            _say(
+                f"warning {finding.code} ({finding.title}) at {finding.where}: {finding.summary}\n"
+                f"  Fix: {finding.fix}\n  See: keras-binary explain {finding.code}"
+            )
     from keras_binary.errors import BinaryModelError
 
     for finding in errors:
@@ -241,18 +243,26 @@ def _shape_problem(model: keras.Model, y: Any, name: str) -> Exception | None:
         return BinaryConfigError(
             "KB380",
             f"{losses[0].name} compares two output columns with one label per example: "
-            + ("Keras raises a rank error, or, with labels of shape (N, 1), broadcasts them over both "
-               "columns and trains on the wrong target." if kind != "categorical" else
-               "Keras refuses the shapes."),
+            + (
+                "Keras raises a rank error, or, with labels of shape (N, 1), broadcasts them over both "
+                "columns and trains on the wrong target."
+                if kind != "categorical"
+                else "Keras refuses the shapes."
+            ),
             received=received,
             expected="one-hot labels of shape (N, 2) with this loss, or a loss that reads class ids",
             fix='model.compile(loss="sparse_categorical_crossentropy", ...)  # the two-unit softmax, labels 0/1',
         )
-    if len(shape) == 2 and shape[-1] == 2 and (
-        (out.units == 1 and kind in _BINARY_LOSSES) or (out.units == 2 and kind == "sparse_categorical")
+    if (
+        len(shape) == 2
+        and shape[-1] == 2
+        and ((out.units == 1 and kind in _BINARY_LOSSES) or (out.units == 2 and kind == "sparse_categorical"))
     ):
-        fix = ("y = y[:, 1]  # the positive column, for the one-unit output" if out.units == 1
-               else 'model.compile(loss="categorical_crossentropy", ...)  # or y = y.argmax(-1)')
+        fix = (
+            "y = y[:, 1]  # the positive column, for the one-unit output"
+            if out.units == 1
+            else 'model.compile(loss="categorical_crossentropy", ...)  # or y = y.argmax(-1)'
+        )
         return BinaryConfigError(
             "KB381",
             f"one-hot labels of shape (N, 2) for {losses[0].name} on a {out.units}-unit output, which "
@@ -284,7 +294,12 @@ def _label_shape(y: Any) -> tuple | None:
 
 
 def _fmt(shape: tuple) -> str:
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if s is None else str(s) for s in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def _stop(error: BaseException, report: bool = True) -> None:
