@@ -96,9 +96,6 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB364": ("config", "Invalid temperature"),
     "KB365": ("config", "A model's data without labels"),
     "KB366": ("config", "A model with several outputs"),
-    # Plain-Keras models under the guard's "all" scope (keras-binary run, issue 22).
-    "KB380": ("config", "A Keras loss pairs two output columns with one label per example"),
-    "KB381": ("config", "One-hot labels where the Keras loss expects one label per example"),
 }
 
 

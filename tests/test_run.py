@@ -252,14 +252,14 @@ TABLE = {
         "(4,)",
         "binary_crossentropy",
         "np.random.randint(0, 2, 16)",
-        "KB380",
+        "KBD041",
     ),
     "one_hot_for_one_unit": (
         "layers.Dense(1, activation='sigmoid')",
         "(4,)",
         "binary_crossentropy",
         "keras.utils.to_categorical(np.random.randint(0, 2, 16), 2)",
-        "KB381",
+        "KBD008",
     ),
     "labels_1_2": (
         "layers.Dense(1, activation='sigmoid')",
@@ -561,3 +561,16 @@ def test_run_help(capsys):
     assert cli.main(["run", "--help"]) == 0
     text = capsys.readouterr().out
     assert "SCRIPT" in text and "--warn" in text and 'set_fit_guard("all")' in text
+
+
+def test_label_shape_of_a_dataset_is_read_from_its_spec(tmp_path):
+    source = """\
+        import keras, numpy as np, tensorflow as tf
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        ds = tf.data.Dataset.from_tensor_slices((np.random.rand(16, 4), np.random.randint(0, 2, 16))).batch(8)
+        model.fit(ds, epochs=1, verbose=0)
+    """
+    status, _, err = run_source(tmp_path, source)
+    assert status == 1
+    assert "KBD041" in err and "train.py:5" in err

@@ -5,8 +5,8 @@ run`), the fit guard also covers models compiled only with Keras's own
 objects. This module decides which of them are binary classifiers
 (`is_binary`) and runs the checks that need no change to the model
 (`check_before_first_step`): the graph, loss and metric checks of `diagnose`,
-the static label shape against the output (KB380, KB381, also from a
-dataset's `element_spec`), and the whole-array label check. It never swaps a
+the label shape against the output (KBD041, KBD008, from static shapes:
+also a dataset's `element_spec`), and the whole-array label check. It never swaps a
 loss or a metric, and adds nothing to the training step: the numbers are
 those of plain Keras.
 
@@ -38,7 +38,7 @@ RUN_MODE: str | None = None
 # Where findings are printed (the `run` command's stderr).
 STREAM = None
 
-# Attribute on a model: the key of the last graph report, so that it is printed once.
+# Attribute on a model: (what the checks last ran on, their error findings): they run once per compile.
 _REPORTED = "_keras_binary_scope_reported"
 
 _BINARY_LOSSES = ("binary", "focal")
@@ -63,14 +63,13 @@ class GuardStop(BaseException):
     """An error finding that stops a script under `keras-binary run` (not catchable as `Exception`).
 
     Args:
-        error: the coded error (`BinaryModelError`, `BinaryLabelError`,
-            `BinaryConfigError`).
+        error: the coded error (`BinaryModelError`, `BinaryLabelError`).
         where: `"file:line"` of the script's `fit` call, or `""`.
 
     Example:
 
-    >>> from keras_binary.errors import BinaryConfigError
-    >>> stop = GuardStop(BinaryConfigError("KB380: ..."), "train.py:12")
+    >>> from keras_binary.errors import BinaryModelError
+    >>> stop = GuardStop(BinaryModelError("KBD002: ..."), "train.py:12")
     >>> isinstance(stop, Exception), stop.where
     (False, 'train.py:12')
     """
@@ -152,8 +151,8 @@ def check_before_first_step(model: keras.Model, name: str, args: tuple, kwargs: 
     """The checks the guard runs before a plain-Keras binary model's first step.
 
     In order: the error findings of `diagnose` on the model (printed with its
-    warnings once per compile), the label shape against the output (KB380,
-    KB381; a dataset's from its `element_spec`), and every label of an array
+    warnings once per compile), the label shape against the output (KBD041,
+    KBD008; a dataset's from its `element_spec`), and every label of an array
     `y` (`check_labels`). An error raises the coded error; under
     `keras-binary run`, `GuardStop` ("stop") or a printed line ("warn").
 
@@ -178,25 +177,28 @@ def check_before_first_step(model: keras.Model, name: str, args: tuple, kwargs: 
         elif hasattr(validation, "element_spec"):
             validation_y = validation
     class_weight = kwargs.get("class_weight")
-    try:
-        errors, warnings_ = _model_findings(model, y if name == "fit" else None, class_weight)
-    except Exception:  # noqa: BLE001 - a check that fails internally never stops fit
-        errors, warnings_ = [], []
     key = (id(getattr(model, "_compile_loss", None)), bool(model.built), len(model.layers))
-    first = model.__dict__.get(_REPORTED) != key
-    model.__dict__[_REPORTED] = key
+    cached = model.__dict__.get(_REPORTED)
+    first = cached is None or cached[0] != key
     if first:
+        try:
+            errors, warnings_ = _model_findings(model, y if name == "fit" else None, class_weight)
+        except Exception:  # noqa: BLE001 - a check that fails internally never stops fit
+            errors, warnings_ = [], []
+        model.__dict__[_REPORTED] = (key, errors)
         for finding in warnings_:
             _say(
                 f"warning {finding.code} ({finding.title}) at {finding.where}: {finding.summary}\n"
                 f"  Fix: {finding.fix}\n  See: keras-binary explain {finding.code}"
             )
+    else:
+        errors = cached[1]
     from keras_binary.errors import BinaryModelError
 
     for finding in errors:
         _stop(BinaryModelError(finding), report=first)
-    for labels, name in ((y, "y"), (validation_y, "validation_data y")):
-        problem = _shape_problem(model, labels, name)
+    for labels in (y, validation_y):
+        problem = _shape_problem(model, labels, key)
         if problem is not None:
             _stop(problem)
     from keras_binary.errors import BinaryError
@@ -218,60 +220,47 @@ def _model_findings(model: keras.Model, y: Any, class_weight: Any) -> tuple[list
     labels = as_label_array(y)
     report = diagnose(model, y=labels, class_weight=class_weight)
     # Label values are `check_labels`'s (coded KB2xx, judged from all labels).
-    errors = [f for f in report.findings if f.severity == "error" and not f.where.startswith("labels")]
+    errors = [
+        f
+        for f in report.findings
+        if f.severity == "error" and not f.where.startswith("labels") and f.code not in _LABEL_SHAPE_CODES
+    ]
     warnings_ = [f for f in report.findings if f.severity == "warning"]
     return errors, warnings_
 
 
-def _shape_problem(model: keras.Model, y: Any, name: str) -> Exception | None:
-    """KB380 / KB381: a label shape Keras's loss cannot pair with the output (from static shapes)."""
+# Label-shape findings of `diagnose` (class ids against a two-unit output, one-hot
+# labels against one unit): errors with Keras's own losses, read from static shapes.
+_LABEL_SHAPE_CODES = ("KBD041", "KBD008")
+# Attribute on a model: {(compile key, label shape): the label-shape finding or None}.
+_SHAPES = "_keras_binary_scope_shapes"
+
+
+def _shape_problem(model: keras.Model, y: Any, key: tuple) -> Exception | None:
+    """KBD041 / KBD008 from the labels' static shape (an array's, or a dataset's `element_spec`)."""
     shape = _label_shape(y)
     if shape is None or len(shape) == 0:
         return None
-    try:
-        outputs, losses, _ = _describe(model)
-    except Exception:  # noqa: BLE001
-        return None
-    if len(outputs) != 1 or losses[0] is None:
-        return None
-    out, kind = outputs[0], losses[0].kind
-    per_example = len(shape) == 1 or (len(shape) == 2 and shape[-1] == 1)
-    from keras_binary.errors import BinaryConfigError
+    cache = model.__dict__.setdefault(_SHAPES, {})
+    if (key, shape) not in cache:
+        import numpy as np
 
-    received = f"{name}.shape={_fmt(shape)}, output of {out.units} unit(s), loss={losses[0].name!r}"
-    if out.units == 2 and per_example and kind in _BINARY_LOSSES + ("categorical",):
-        return BinaryConfigError(
-            "KB380",
-            f"{losses[0].name} compares two output columns with one label per example: "
-            + (
-                "Keras raises a rank error, or, with labels of shape (N, 1), broadcasts them over both "
-                "columns and trains on the wrong target."
-                if kind != "categorical"
-                else "Keras refuses the shapes."
-            ),
-            received=received,
-            expected="one-hot labels of shape (N, 2) with this loss, or a loss that reads class ids",
-            fix='model.compile(loss="sparse_categorical_crossentropy", ...)  # the two-unit softmax, labels 0/1',
-        )
-    if (
-        len(shape) == 2
-        and shape[-1] == 2
-        and ((out.units == 1 and kind in _BINARY_LOSSES) or (out.units == 2 and kind == "sparse_categorical"))
-    ):
-        fix = (
-            "y = y[:, 1]  # the positive column, for the one-unit output"
-            if out.units == 1
-            else 'model.compile(loss="categorical_crossentropy", ...)  # or y = y.argmax(-1)'
-        )
-        return BinaryConfigError(
-            "KB381",
-            f"one-hot labels of shape (N, 2) for {losses[0].name} on a {out.units}-unit output, which "
-            "expects one label per example: Keras raises a shape error.",
-            received=received,
-            expected="one label per example (0 or 1), shape (N,) or (N, 1)",
-            fix=fix,
-        )
-    return None
+        from keras_binary.diagnostics import diagnose
+
+        finding = None
+        try:
+            dummy = np.zeros([2 if size is None else size for size in shape], dtype="int64")
+            report = diagnose(model, y=dummy)
+            finding = next((f for f in report.findings if f.code in _LABEL_SHAPE_CODES), None)
+        except Exception:  # noqa: BLE001 - a check that fails internally never stops fit
+            finding = None
+        cache[(key, shape)] = finding
+    finding = cache[(key, shape)]
+    if finding is None:
+        return None
+    from keras_binary.errors import BinaryModelError
+
+    return BinaryModelError(finding)
 
 
 def _label_shape(y: Any) -> tuple | None:
@@ -291,15 +280,6 @@ def _label_shape(y: Any) -> tuple | None:
         return tuple(y.shape)
     except Exception:  # noqa: BLE001
         return None
-
-
-def _fmt(shape: tuple) -> str:
-    return (
-        "("
-        + ", ".join("None" if s is None else str(s) for s in shape)
-        + ("," if len(shape) == 1 else "")
-        + ")"
-    )
 
 
 def _stop(error: BaseException, report: bool = True) -> None:
