@@ -9,6 +9,11 @@
     repetition; the median is reported. Target: <= 1.05. The same step with
     the guard switched off (`keras_binary.config.set_fit_guard(False)`) is
     printed too, to separate the guard from the loss's own checks.
+(c) A plain-Keras model (`"binary_crossentropy"`, `"accuracy"`) under
+    `keras_binary.config.set_fit_guard("all")` (what `keras-binary run`
+    does: graph checks once per compile, the host label check on every
+    `fit`, no change to the step) against the same model unguarded, same
+    protocol. Target: <= 1.02.
 (b) The host label check (`keras_binary.guard.check_labels`) on 10 million
     valid float32 labels, against one `np.max` over them (a single reduction
     pass, the floor). Target: <= 2.5 (the check does a minimum and a maximum
@@ -42,6 +47,7 @@ from keras_binary.guard import check_labels  # noqa: E402
 BATCH = 1024
 STEPS = 20
 TARGET = 1.05
+PLAIN_TARGET = 1.02
 CHECK_TARGET = 2.5
 
 
@@ -97,6 +103,31 @@ def step_overhead(repeats: int, **compile_kwargs) -> dict[str, tuple[float, floa
     return figures
 
 
+def time_plain(model: keras.Model, x, y, scope: bool | str) -> float:
+    keras_binary.config.set_fit_guard(scope)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    seconds = time.perf_counter() - start
+    keras_binary.config.set_fit_guard(True)
+    return seconds / STEPS * 1000
+
+
+def plain_overhead(repeats: int, **compile_kwargs) -> tuple[float, float, float]:
+    """(c): a plain-Keras model guarded under "all" against the same model unguarded."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH * STEPS, 64)).astype("float32")
+    y = rng.integers(0, 2, size=BATCH * STEPS).astype("float32")
+    model = build("binary_crossentropy", metrics=["accuracy"], **compile_kwargs)
+    for scope in (True, "all", True, "all"):  # compile, warm up, run the once-per-compile checks
+        time_plain(model, x, y, scope)
+    guarded, plain = [], []
+    for r in range(repeats):
+        for scope in ("all", True) if r % 2 == 0 else (True, "all"):
+            (guarded if scope == "all" else plain).append(time_plain(model, x, y, scope))
+    ratio = statistics.median(a / b for a, b in zip(guarded, plain, strict=True))
+    return statistics.median(guarded), statistics.median(plain), ratio
+
+
 def label_check(repeats: int) -> tuple[float, float, float]:
     y = (np.arange(10_000_000) % 2).astype("float32")
     floor, check = [], []
@@ -136,6 +167,15 @@ def main() -> None:
         print(f"RESULT name=fit_step_{label}_guarded ratio={ratio:.3f} target={TARGET} reference=keras_bce")
         own = figures["guard alone"][1]
         print(f"RESULT name=fit_step_{label}_guard_alone ratio={own:.3f} target={TARGET} reference=guard_off")
+        g_ms, p_ms, ratio = plain_overhead(repeats, **kwargs)
+        verdict = "ok" if ratio <= PLAIN_TARGET else "MISSED"
+        print(
+            f"(c) plain Keras BCE per step, {backend} {label}: guarded under 'all' {g_ms:.3f} ms, "
+            f"unguarded {p_ms:.3f} ms, ratio {ratio:.3f} (<= {PLAIN_TARGET} {verdict})"
+        )
+        print(
+            f"RESULT name=fit_step_{label}_plain_all ratio={ratio:.3f} target={PLAIN_TARGET} reference=unguarded"
+        )
     ms, floor_ms, ratio = label_check(repeats)
     print(f"(b) host label check on 10,000,000 float32 labels: {ms:.2f} ms (one np.max: {floor_ms:.2f} ms)")
     print(f"RESULT name=label_check_10M ratio={ratio:.3f} target={CHECK_TARGET} reference=np_max ms={ms:.2f}")

@@ -171,3 +171,37 @@ def test_native_stderr_is_silenced_unless_verbose(capfd):
     with _startup.stderr_silenced(enabled=False):
         os.write(2, b"verbose\n")
     assert capfd.readouterr().err == "verbose\n"
+
+
+_RUN_PROBE = r"""
+import json, sys
+before = sorted(m for m in ("keras", "tensorflow", "jax", "torch", "numpy") if m in sys.modules)
+import keras
+import keras_binary
+print(json.dumps({
+    "before": before,
+    "wrapped": getattr(keras.Model.fit, "_keras_binary_original", None) is not None,
+    "scope": keras_binary.config.fit_guard_scope(),
+    "argv": sys.argv[1:],
+}), flush=True)
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="softmax")])
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+try:
+    model.fit(keras.ops.ones((8, 4)), keras.ops.zeros((8,)), verbose=0)
+except Exception:
+    print("caught by the script")
+"""
+
+
+def test_run_imports_no_backend_before_the_script_and_guards_after(tmp_path):
+    # `keras-binary run` must not import the backend before the script does (start-up), and the
+    # script's own `import keras` must install the guard on every binary model (the import watcher);
+    # its error finding then ends the process with status 1, past the script's `except Exception`.
+    (tmp_path / "probe.py").write_text(_RUN_PROBE)
+    fit_line = next(i for i, line in enumerate(_RUN_PROBE.splitlines(), 1) if "model.fit(" in line)
+    result = _python("-m", "keras_binary", "run", "probe.py", "a", env=_env(), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert json.loads(lines[0]) == {"before": [], "wrapped": True, "scope": "all", "argv": ["a"]}
+    assert "caught by the script" not in result.stdout
+    assert "KBD002" in result.stderr and f"probe.py:{fit_line}" in result.stderr

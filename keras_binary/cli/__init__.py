@@ -1,4 +1,4 @@
-"""The `keras-binary` command line: `doctor`, `report`, `demo` and `explain`.
+"""The `keras-binary` command line: `doctor`, `report`, `demo`, `explain` and `run`.
 
 Installed as the `keras-binary` console script, and runnable as
 `python -m keras_binary`. Exit codes: 0 when no error was found (or the demo
@@ -41,6 +41,7 @@ COMMANDS = {
     "report": "keras_binary.cli._report",
     "demo": "keras_binary.cli._demo",
     "explain": "keras_binary.cli._explain",
+    "run": "keras_binary.cli._run",
 }
 
 _MAIN_EXAMPLES = """\
@@ -53,6 +54,7 @@ examples:
   keras-binary explain KB202                         what an error code means, and its fix
   keras-binary demo                                  transfer learning end to end, figures in ./out
   keras-binary demo --dataset breast_cancer --out results
+  keras-binary run train.py                          run your script, every binary model checked
 
 exit codes: 0 no error found, 1 the model has an error, 2 bad usage.
 """

@@ -122,14 +122,20 @@ def _watch_steps(model: keras.Model, name: str) -> list[StepWatcher]:
 
 
 def is_guarded(model: keras.Model) -> bool:
-    """Whether `model` is compiled with a keras_binary loss or metric (and so guarded).
+    """Whether `model` is guarded: compiled with a keras_binary loss or metric, or binary under "all".
+
+    With `keras_binary.config.set_fit_guard("all")` (and under
+    `keras-binary run`), a model compiled only with Keras's own loss and
+    metrics is guarded too when it is a binary classifier
+    (`keras_binary.guard._scope.is_binary`).
 
     Args:
         model: a Keras model.
 
     Returns:
         `True` when its compiled loss, metrics or weighted metrics hold a
-        keras_binary object.
+        keras_binary object, or when the guard covers every binary model and
+        this one is binary.
 
     Example:
 
@@ -143,12 +149,25 @@ def is_guarded(model: keras.Model) -> bool:
     False
     """
     compiled = (getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None))
+    scope = config.fit_guard_scope()
     decision = model.__dict__.get(_DECISION)
-    if decision is not None and decision[0] is compiled[0] and decision[1] is compiled[1]:
+    if (
+        decision is not None
+        and decision[0] is compiled[0]
+        and decision[1] is compiled[1]
+        and decision[3] == scope
+    ):
         return decision[2]
-    objects = _keras_binary_objects(model)
-    model.__dict__[_DECISION] = (compiled[0], compiled[1], bool(objects))
-    return bool(objects)
+    guarded = bool(_keras_binary_objects(model))
+    cache = True
+    if not guarded and scope == "all" and compiled[0] is not None:
+        from keras_binary.guard import _scope
+
+        binary = _scope.is_binary(model)
+        guarded, cache = bool(binary), binary is not None
+    if cache:
+        model.__dict__[_DECISION] = (compiled[0], compiled[1], guarded, scope)
+    return guarded
 
 
 def _keras_binary_objects(model: keras.Model) -> list[Any]:
@@ -195,6 +214,11 @@ def _fit_argument(name: str, args: tuple, kwargs: dict, argument: str) -> Any:
 
 def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict) -> None:
     """The host checks: graph errors of `diagnose`, then every label of an array `y`."""
+    if not _keras_binary_objects(model):  # a plain-Keras binary model, guarded under "all"
+        from keras_binary.guard import _scope
+
+        _scope.check_before_first_step(model, name, args, kwargs)
+        return
     _check_graph(model)
     _check_graph_when_built(model, name)
     pairs = not any(
