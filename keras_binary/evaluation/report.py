@@ -183,6 +183,102 @@ class BinaryReport:
 
         return plot_report(self, out_dir, compare=compare)
 
+    # --- Clinical utility and calibration (issue 21 item 6); the math is in _clinical.py ---
+
+    def net_benefit(self, thresholds: Any = None) -> dict[str, np.ndarray]:
+        """Decision curve analysis: the net benefit of acting on the model at threshold probabilities.
+
+        `NB(pt) = TP / n - FP / n * pt / (1 - pt)` (Vickers and Elkin 2006),
+        an example treated when its probability is at least `pt` (as in the
+        `dcurves` package), with the references "treat all"
+        (`prevalence - (1 - prevalence) * pt / (1 - pt)`) and "treat none"
+        (0). Intervals: Wald intervals of the mean per-example contribution at
+        the report's `confidence` (the test set a random sample; for an
+        enriched test set net benefit, which depends on the prevalence, does
+        not apply). Weights are frequency weights.
+
+        Args:
+            thresholds: threshold probabilities in (0, 1); default
+                `0.01, 0.02, ..., 0.99`.
+
+        Returns:
+            A dict of float64 arrays, one entry per threshold: `threshold`,
+            `net_benefit`, `low`, `high`, `treat_all`, `treat_all_low`,
+            `treat_all_high`, `treat_none`.
+
+        Raises:
+            BinaryConfigError: `KB375` for thresholds outside (0, 1).
+
+        Example:
+
+        >>> r = keras_binary.report([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], n_bootstrap=0)
+        >>> nb = r.net_benefit([0.5])
+        >>> float(nb["net_benefit"][0]), float(nb["treat_all"][0])
+        (0.0, 0.0)
+        """
+        from keras_binary.evaluation import _clinical
+
+        t = _net_benefit_thresholds(thresholds)
+        return _clinical.net_benefit(self.y_true, self.y_score, self.sample_weight, t, self.confidence)
+
+    def _calibration_fit(self, which: str) -> tuple[float, tuple[float, float]]:
+        from keras_binary.evaluation import _clinical
+
+        fit = _clinical.calibration_slope if which == "slope" else _clinical.calibration_intercept
+        return fit(self.y_true, _clinical.logit(self.y_score), self.sample_weight, self.confidence)
+
+    @property
+    def calibration_slope(self) -> float:
+        """The calibration slope `b` of `logit P(y=1) = a + b * logit(p)` (1 is perfect; < 1: too extreme).
+
+        Logistic recalibration on the logit (Cox 1958; Van Calster et al.
+        2016), by maximum likelihood; its Wald interval at the report's
+        `confidence` is `calibration_slope_ci`. Probabilities are clipped to
+        `[1e-15, 1 - 1e-15]` before the logit. NaN when the fit has no finite
+        maximum (e.g. complete separation) or with one class only.
+        """
+        return self._calibration_fit("slope")[0]
+
+    @property
+    def calibration_slope_ci(self) -> tuple[float, float]:
+        """The Wald interval of `calibration_slope` (statsmodels' `Logit(...).conf_int()`)."""
+        return self._calibration_fit("slope")[1]
+
+    @property
+    def calibration_intercept(self) -> float:
+        """Calibration-in-the-large: `a` of `logit P(y=1) = a + logit(p)`, the logit an offset (0 is perfect).
+
+        Above 0 the model underestimates the risk on average, below 0 it
+        overestimates it (Van Calster et al. 2016; Steyerberg 2019, ch. 15:
+        the intercept with the slope fixed at 1, not the intercept of the
+        slope's fit). Its Wald interval is `calibration_intercept_ci`.
+        """
+        return self._calibration_fit("intercept")[0]
+
+    @property
+    def calibration_intercept_ci(self) -> tuple[float, float]:
+        """The Wald interval of `calibration_intercept` (statsmodels' `GLM(..., offset=logit(p))`)."""
+        return self._calibration_fit("intercept")[1]
+
+
+def _net_benefit_thresholds(thresholds: Any) -> np.ndarray:
+    """Threshold probabilities for `net_benefit`: default 0.01..0.99, else each in (0, 1) (`KB375`)."""
+    if thresholds is None:
+        return np.round(np.arange(1, 100) / 100, 2)
+    try:
+        t = np.asarray(thresholds, dtype="float64").reshape(-1)
+    except (TypeError, ValueError):
+        t = np.array([np.nan])
+    if t.size == 0 or not np.all((t > 0) & (t < 1)):
+        raise BinaryConfigError(
+            "KB375",
+            "net benefit needs threshold probabilities strictly between 0 and 1.",
+            received=f"thresholds={thresholds!r}",
+            expected="one or more numbers in (0, 1); pt / (1 - pt) is the odds of the harm of a false positive",
+            fix="report.net_benefit([0.05, 0.1, 0.2])",
+        )
+    return t
+
 
 def _plain(value: Any) -> float | None:
     value = float(value)
