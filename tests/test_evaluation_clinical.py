@@ -277,3 +277,18 @@ def test_calibration_of_a_calibrated_model_is_near_perfect():
 def test_calibration_with_complete_separation_is_nan():
     r = keras_binary.report([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], n_bootstrap=0)
     assert math.isnan(r.calibration_slope) and all(math.isnan(v) for v in r.calibration_slope_ci)
+
+
+def test_decision_curve_figure_draws_the_net_benefit_and_references(tmp_path):
+    from keras_binary.evaluation import plots
+
+    r = keras_binary.report(Y60, P60, n_bootstrap=0, name="m")
+    other = keras_binary.report(Y60, 1 - P60, n_bootstrap=0, name="reversed")
+    (ax,) = plots.decision_curve_figure(r, compare=other, thresholds=NB_THRESHOLDS).axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["treat all"].get_ydata(), DCURVES_ALL, atol=1e-12)
+    np.testing.assert_array_equal(lines["treat none"].get_ydata(), 0.0)
+    np.testing.assert_allclose(lines["m (95% interval shaded)"].get_ydata(), DCURVES_MODEL, atol=1e-12)
+    assert "reversed (95% interval shaded)" in lines
+    paths = r.plot(tmp_path)
+    assert paths["decision_curve"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
