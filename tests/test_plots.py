@@ -54,7 +54,7 @@ def line_by_label(ax, label):
 def test_plot_report_writes_every_file(two_reports, tmp_path):
     fixed, naive = two_reports
     paths = fixed.plot(tmp_path / "new" / "folder", compare=naive)
-    assert set(paths) == {"roc", "pr", "confusion", "reliability", "summary"}
+    assert set(paths) == {"roc", "pr", "confusion", "reliability", "decision_curve", "summary"}
     for name in ("roc", "pr", "confusion", "reliability"):
         assert paths[name] == tmp_path / "new" / "folder" / f"{name}.png"
         assert paths[name].read_bytes()[:8] == PNG_SIGNATURE
