@@ -136,7 +136,9 @@ def test_compare_model_is_in_the_summary(files, tmp_path, capsys):
     # the paired comparison (issue 21): keras_binary.compare on the two models' predictions
     test = np.load(files / "test.npz")
     p_a, p_b = (
-        keras.ops.convert_to_numpy(keras.saving.load_model(files / name, compile=False).predict(test["x"], verbose=0)).reshape(-1)
+        keras.ops.convert_to_numpy(
+            keras.saving.load_model(files / name, compile=False).predict(test["x"], verbose=0)
+        ).reshape(-1)
         for name in ("model.keras", "broken.keras")
     )
     expected = keras_binary.compare(test["y"], p_a, p_b)

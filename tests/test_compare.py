@@ -86,8 +86,12 @@ def _newcombe_reference(a, b, c, d, confidence=0.95):
     w2 = stats.binomtest(a + c, n).proportion_ci(confidence, method="wilson")
     den = (a + b) * (c + d) * (a + c) * (b + d)
     phi = (a * d - b * c) / math.sqrt(den) if den else 0.0
-    dl = math.sqrt(max((p1 - w1.low) ** 2 - 2 * phi * (p1 - w1.low) * (w2.high - p2) + (w2.high - p2) ** 2, 0))
-    du = math.sqrt(max((w1.high - p1) ** 2 - 2 * phi * (w1.high - p1) * (p2 - w2.low) + (p2 - w2.low) ** 2, 0))
+    dl = math.sqrt(
+        max((p1 - w1.low) ** 2 - 2 * phi * (p1 - w1.low) * (w2.high - p2) + (w2.high - p2) ** 2, 0)
+    )
+    du = math.sqrt(
+        max((w1.high - p1) ** 2 - 2 * phi * (w1.high - p1) * (p2 - w2.low) + (p2 - w2.low) ** 2, 0)
+    )
     return p1 - p2, max(p1 - p2 - dl, -1), min(p1 - p2 + du, 1)
 
 
@@ -143,7 +147,10 @@ def test_clustered_rate_difference_equals_a_ratio_estimator_reference(data):
     ref = d_k.sum() / n_k.sum()
     var = k / (k - 1) * np.sum((d_k - ref * n_k) ** 2) / n_k.sum() ** 2
     assert diff == pytest.approx(ref, abs=1e-12)
-    assert high - low == pytest.approx(min(ref + 1.959963984540054 * math.sqrt(var), 1) - max(ref - 1.959963984540054 * math.sqrt(var), -1), abs=1e-9)  # noqa: E501
+    assert high - low == pytest.approx(
+        min(ref + 1.959963984540054 * math.sqrt(var), 1) - max(ref - 1.959963984540054 * math.sqrt(var), -1),
+        abs=1e-9,
+    )  # noqa: E501
     p_ref = 1.0 if np.sum(d_k**2) == 0 else stats.chi2.sf(d_k.sum() ** 2 / np.sum(d_k**2), 1)
     assert p == pytest.approx(p_ref, abs=1e-12)
 

@@ -31,7 +31,14 @@ DCURVES_MODEL = [
     0.24999999999999994,
     0.11666666666666668,
 ]
-DCURVES_ALL = [0.4210526315789474, 0.3888888888888889, 0.3125, 0.21428571428571427, -0.10000000000000003, -0.8333333333333333]
+DCURVES_ALL = [
+    0.4210526315789474,
+    0.3888888888888889,
+    0.3125,
+    0.21428571428571427,
+    -0.10000000000000003,
+    -0.8333333333333333,
+]
 # statsmodels: Logit(Y60, [1, logit(P60)]).fit(); GLM(Y60, 1, Binomial(), offset=logit(P60)).fit()
 SM_SLOPE = (0.7201654225895847, (0.2759635078423782, 1.1643673373367913))
 SM_INTERCEPT = (-0.21419301617223582, (-0.8308638451665531, 0.4024778128220814))
@@ -66,7 +73,9 @@ def test_positives_needed_is_the_smallest_n(target, confidence):
     low = stats.binomtest(n, n, alternative="greater").proportion_ci(confidence, method="exact").low
     assert low >= target - 1e-12
     if n > 1:
-        before = stats.binomtest(n - 1, n - 1, alternative="greater").proportion_ci(confidence, method="exact").low
+        before = (
+            stats.binomtest(n - 1, n - 1, alternative="greater").proportion_ci(confidence, method="exact").low
+        )
         assert before < target
 
 
@@ -115,7 +124,9 @@ def test_specificity_bound_mirrors_sensitivity():
     k = round(point.specificity * 100)
     assert _clinical.exact_lower_bound(k, 100, 0.95) >= 0.9
     # brute force: the highest sensitivity among the thresholds whose bound qualifies
-    ok = [t for t in np.r_[0.0, np.unique(p)] if _clinical.exact_lower_bound(np.sum(p[:100] <= t), 100) >= 0.9]
+    ok = [
+        t for t in np.r_[0.0, np.unique(p)] if _clinical.exact_lower_bound(np.sum(p[:100] <= t), 100) >= 0.9
+    ]
     assert point.sensitivity == pytest.approx(max(np.mean(p[100:] > t) for t in ok))
     plain = keras_binary.select_threshold(y, p, method="specificity", value=0.9)
     assert point.sensitivity <= plain.sensitivity and point.threshold >= plain.threshold
@@ -250,7 +261,9 @@ def test_calibration_fits_maximise_the_likelihood(data):
     if y.min() == y.max():
         return
     x = np.stack([np.ones(n), lp], axis=1)
-    ref = optimize.minimize(_nll, np.zeros(2), args=(x, y, np.zeros(n)), method="BFGS", options={"gtol": 1e-10})
+    ref = optimize.minimize(
+        _nll, np.zeros(2), args=(x, y, np.zeros(n)), method="BFGS", options={"gtol": 1e-10}
+    )
     slope, (low, high) = _clinical.calibration_slope(y, lp)
     if not ref.success or not math.isfinite(slope):
         return

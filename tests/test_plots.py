@@ -200,7 +200,14 @@ def test_weighted_report_uses_the_weights(tmp_path):
     np.testing.assert_allclose(curve.get_xdata(), fpr)
     (ax,) = plots.confusion_figure(r).axes
     assert "total weight" in ax.get_xlabel()
-    assert sorted(plots.plot_report(r, tmp_path)) == ["confusion", "decision_curve", "pr", "reliability", "roc", "summary"]
+    assert sorted(plots.plot_report(r, tmp_path)) == [
+        "confusion",
+        "decision_curve",
+        "pr",
+        "reliability",
+        "roc",
+        "summary",
+    ]
 
 
 def test_missing_matplotlib_is_a_coded_error(two_reports, monkeypatch):

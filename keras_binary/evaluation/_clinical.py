@@ -16,7 +16,6 @@ weights), and names its reference:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -170,7 +169,9 @@ def logit(p: np.ndarray, eps: float = 1e-15) -> np.ndarray:
     return special.logit(p)
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fit_logistic(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood logistic regression by Newton's method: coefficients and their covariance.
 
     NaN when the fit does not converge (e.g. complete separation).

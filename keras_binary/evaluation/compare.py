@@ -106,7 +106,11 @@ class Comparison:
             f"Comparison {a!r} - {b!r}: {self.n} examples, {self.n_positive} positive{patients}",
             f"  {'':<13}{a[:10]:>10}{b[:10]:>10}{'difference':>12}   {level} interval      p-value",
         ]
-        for key, label in (("auc", "ROC AUC"), ("sensitivity", "Sensitivity"), ("specificity", "Specificity")):
+        for key, label in (
+            ("auc", "ROC AUC"),
+            ("sensitivity", "Sensitivity"),
+            ("specificity", "Specificity"),
+        ):
             diff = getattr(self, f"{key}_difference")
             low, high = getattr(self, f"{key}_difference_ci")
             p = getattr(self, f"{key}_p_value")

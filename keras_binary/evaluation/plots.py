@@ -498,7 +498,13 @@ def decision_curve_figure(
         color = _COLORS[i % len(_COLORS)]
         level = f"{r.confidence:.0%}"
         ax.fill_between(nb["threshold"], nb["low"], nb["high"], color=color, alpha=0.15, lw=0)
-        ax.plot(nb["threshold"], nb["net_benefit"], color=color, lw=1.8, label=f"{r.name} ({level} interval shaded)")
+        ax.plot(
+            nb["threshold"],
+            nb["net_benefit"],
+            color=color,
+            lw=1.8,
+            label=f"{r.name} ({level} interval shaded)",
+        )
         top = max(top, float(np.max(nb["net_benefit"])))
     top = top if top > 0 else 0.1
     ax.set(xlim=(float(t[0]), float(t[-1])), ylim=(-0.15 * top, 1.15 * top))

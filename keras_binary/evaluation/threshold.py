@@ -288,7 +288,11 @@ def select_threshold(
         score = -(cost_fp * fp + cost_fn * fn)
     elif confidence is not None:
         count, total = (tp, positives) if method == "sensitivity" else (tn, negatives)
-        bound = np.where(count > 0, _clinical.stats.beta.ppf(1.0 - confidence, np.maximum(count, 1e-300), total - count + 1), 0.0)
+        bound = np.where(
+            count > 0,
+            _clinical.stats.beta.ppf(1.0 - confidence, np.maximum(count, 1e-300), total - count + 1),
+            0.0,
+        )
         score = np.where(bound >= value, spec if method == "sensitivity" else sens, -np.inf)
         if not np.isfinite(score).any():
             raise _bound_unreachable(method, value, confidence, total, float(np.max(bound)))
@@ -326,7 +330,9 @@ def select_threshold(
     )
 
 
-def _bound_unreachable(method: str, value: float, confidence: float, total: float, best: float) -> BinaryLabelError:
+def _bound_unreachable(
+    method: str, value: float, confidence: float, total: float, best: float
+) -> BinaryLabelError:
     """`KB235`: no threshold's exact lower bound reaches the target; says how many examples would be needed."""
     from keras_binary.evaluation import _clinical
 
