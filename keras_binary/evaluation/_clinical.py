@@ -211,7 +211,7 @@ def calibration_slope(
 
     >>> y = np.array([0, 0, 1, 0, 1, 1]); lp = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
     >>> round(calibration_slope(y, lp)[0], 4)
-    1.0916
+    1.3511
     """
     w = np.ones_like(lp) if w is None else w
     x = np.stack([np.ones_like(lp), lp], axis=1)
@@ -232,8 +232,8 @@ def calibration_intercept(
     Example:
 
     >>> y = np.array([0, 0, 1, 0, 1, 1]); lp = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
-    >>> round(calibration_intercept(y, lp)[0], 4)
-    0.0876
+    >>> round(calibration_intercept(y, lp - 1.0)[0], 4)  # a model one logit too low
+    1.0
     """
     w = np.ones_like(lp) if w is None else w
     beta, cov = _fit_logistic(np.ones((lp.size, 1)), y, w, lp)
@@ -277,7 +277,7 @@ def newcombe_paired_difference(
 
     >>> d, (low, high) = newcombe_paired_difference(10, 5, 1, 4)
     >>> round(d, 4), round(low, 4), round(high, 4)
-    (0.2, -0.0137, 0.4263)
+    (0.2, -0.0248, 0.3974)
     """
     a, b, c, d = (float(v) for v in (a, b, c, d))
     n = a + b + c + d

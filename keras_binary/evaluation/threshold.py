@@ -86,7 +86,17 @@ def _is_real(x: Any) -> bool:
 
 
 def check_confidence(confidence: Any, where: str, fix: str) -> None:
-    """Raises `KB373` unless `confidence` is a level in (0, 1)."""
+    """Raises `KB373` unless `confidence` is a level in (0, 1).
+
+    Example:
+
+    >>> check_confidence(0.95, "compare", "keras_binary.compare(y, p_a, p_b, confidence=0.95)")
+    >>> check_confidence(95, "compare", "...")
+    Traceback (most recent call last):
+    ...
+    keras_binary.errors.BinaryConfigError: KB373: compare needs a confidence level in (0, 1).
+    ...
+    """
     if not _is_real(confidence) or not 0.0 < float(confidence) < 1.0:
         raise BinaryConfigError(
             "KB373",
