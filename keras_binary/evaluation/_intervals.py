@@ -154,7 +154,7 @@ def log_lr(tp: float, fn: float, fp: float, tn: float, positive: bool = True) ->
 
     >>> est, var = log_lr(45, 5, 10, 90)
     >>> round(float(np.exp(est)), 3), round(var, 4)
-    (9.0, 0.0878)
+    (9.0, 0.0922)
     """
     if tp + fn <= 0 or fp + tn <= 0:
         return float("nan"), float("nan")
