@@ -99,6 +99,10 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB364": ("config", "Invalid temperature"),
     "KB365": ("config", "A model's data without labels"),
     "KB366": ("config", "A model with several outputs"),
+    # Intervals of the report (issue 21).
+    "KB367": ("config", "Groups that do not match the examples"),
+    "KB368": ("config", "A prevalence outside (0, 1)"),
+    "KB369": ("config", "Unknown interval method"),
     "KB373": ("config", "A confidence level outside (0, 1)"),
     "KB374": ("config", "A confidence bound for a method without a target rate"),
     "KB375": ("config", "Net benefit threshold probabilities outside (0, 1)"),

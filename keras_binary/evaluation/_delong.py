@@ -194,7 +194,7 @@ def _clustered_cov(pos, ids, k, comps):
     with np.errstate(divide="ignore", invalid="ignore"):
         s10 = k10 / ((k10 - 1) * big_m) * (d10 @ d10.T) if k10 > 1 else np.nan * (d10 @ d10.T)
         s01 = k01 / ((k01 - 1) * big_n) * (d01 @ d01.T) if k01 > 1 else np.nan * (d01 @ d01.T)
-        s11 = k / (k - 1) * (d10 @ d01.T)
+        s11 = k / (k - 1) * (d10 @ d01.T) if k > 1 else np.nan * (d10 @ d01.T)
     return s10 / big_m + s01 / big_n + (s11 + s11.T) / (big_m * big_n)
 
 

@@ -28,8 +28,11 @@ from keras_binary.evaluation._deps import require
 
 # The statistics that get an interval, in the order of the report.
 SCORES = ("auc", "average_precision", "brier", "ece", "log_loss")
-RATES = ("sensitivity", "specificity", "ppv", "npv", "f1", "mcc", "balanced_accuracy")
-WITH_INTERVAL = SCORES + RATES
+RATES = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "f1", "mcc", "balanced_accuracy")
+RATIOS = ("lr_positive", "lr_negative")
+WITH_INTERVAL = SCORES + RATES + RATIOS
+# The proportions whose interval is on their counts (Wilson, Clopper-Pearson).
+PROPORTIONS = ("sensitivity", "specificity", "ppv", "npv", "accuracy")
 
 # Counts per chunk of resamples (each a float64 matrix of this many entries).
 _CHUNK_ENTRIES = 2_000_000
@@ -44,7 +47,7 @@ def _div(a: Any, b: Any) -> Any:
 
 
 def rates(tp: Any, fp: Any, tn: Any, fn: Any) -> dict[str, Any]:
-    """Sensitivity, specificity, PPV, NPV, F1, MCC and balanced accuracy of a confusion matrix.
+    """Sensitivity, specificity, PPV, NPV, accuracy, F1, MCC, balanced accuracy and likelihood ratios.
 
     Works element-wise on arrays (one confusion matrix per resample). A rate
     whose denominator is zero is NaN (e.g. the PPV with no predicted
@@ -68,9 +71,12 @@ def rates(tp: Any, fp: Any, tn: Any, fn: Any) -> dict[str, Any]:
         "specificity": specificity,
         "ppv": _div(tp, tp + fp),
         "npv": _div(tn, tn + fn),
+        "accuracy": _div(tp + tn, tp + fp + tn + fn),
         "f1": _div(2 * tp, 2 * tp + fp + fn),
         "mcc": _div(tp * tn - fp * fn, mcc_den),
         "balanced_accuracy": (sensitivity + specificity) / 2,
+        "lr_positive": _div(sensitivity, 1 - specificity),
+        "lr_negative": _div(1 - sensitivity, specificity),
     }
 
 
@@ -93,9 +99,17 @@ def ece(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, num_bins: int
 
 
 def point_estimates(
-    y: np.ndarray, p: np.ndarray, w: np.ndarray | None, threshold: float, num_bins: int = 15
+    y: np.ndarray,
+    p: np.ndarray,
+    w: np.ndarray | None,
+    threshold: float,
+    num_bins: int = 15,
+    score: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Every statistic of the report on the data itself.
+
+    The AUC and average precision rank `score` (the raw logits, when given),
+    so they are exact for any logit; the rest uses the probabilities `p`.
 
     Returns:
         A dict with `n`, `n_positive`, `n_negative`, `prevalence`, `tp`,
@@ -122,9 +136,10 @@ def point_estimates(
         "fn": fn,
     }
     nan = float("nan")
-    out["auc"] = float(metrics.roc_auc_score(y, p, sample_weight=w)) if both else nan
+    s = p if score is None else score
+    out["auc"] = float(metrics.roc_auc_score(y, s, sample_weight=w)) if both else nan
     out["average_precision"] = (
-        float(metrics.average_precision_score(y, p, sample_weight=w)) if tp + fn > 0 else nan
+        float(metrics.average_precision_score(y, s, sample_weight=w)) if tp + fn > 0 else nan
     )
     if y.size and np.sum(weights) > 0:
         out["brier"] = float(metrics.brier_score_loss(y, p, sample_weight=w))
@@ -148,15 +163,19 @@ def _counts(rng: np.random.Generator, rows: int, size: int) -> np.ndarray:
 class _Sorted:
     """The data sorted by decreasing score, with everything a resample needs."""
 
-    def __init__(self, y, p, w, threshold, num_bins):
-        order = np.argsort(-p, kind="stable")
+    def __init__(self, y, p, w, threshold, num_bins, score=None, ids=None):
+        s = p if score is None else score
+        order = np.argsort(-s, kind="stable")
+        self.order = order
         self.y = y[order]
         self.p = p[order]
+        s = s[order]
+        self.ids = None if ids is None else ids[order]
         self.w = np.ones_like(self.p) if w is None else w[order]
         self.pos = np.flatnonzero(self.y == 1)
         self.neg = np.flatnonzero(self.y == 0)
         self.starts = (
-            np.flatnonzero(np.r_[True, self.p[1:] != self.p[:-1]]) if p.size else np.zeros(0, "int64")
+            np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if p.size else np.zeros(0, "int64")
         )
         predicted = (self.p > threshold).astype("float64")
         y_, p_, w_ = self.y, self.p, self.w
@@ -206,6 +225,10 @@ class _Sorted:
         return out
 
 
+# Above this many examples the bootstrap uses its large-sample form (`_large_sample`).
+EXACT_MAX_N = 200_000
+
+
 def bootstrap(
     y: np.ndarray,
     p: np.ndarray,
@@ -214,8 +237,20 @@ def bootstrap(
     n_bootstrap: int,
     seed: int | None,
     num_bins: int = 15,
+    *,
+    score: np.ndarray | None = None,
+    groups: tuple[np.ndarray, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """The statistics of `n_bootstrap` stratified resamples.
+
+    Without `groups`, the positives and the negatives are resampled
+    separately. With `groups` (a cluster index per example and the number of
+    clusters), whole clusters (patients) are resampled, separately among
+    the clusters that hold a positive and those that do not (a stratified
+    cluster bootstrap: Field and Welsh 2007, JRSS B 69:369; Davison and
+    Hinkley 1997, section 3.8). Above `EXACT_MAX_N` examples (and without
+    groups) the resamples come from `_large_sample`, the bootstrap's
+    large-sample form, in time independent of the number of examples.
 
     Args:
         y: 0/1 labels, float64, rank 1.
@@ -225,6 +260,8 @@ def bootstrap(
         n_bootstrap: the number of resamples.
         seed: the seed of `numpy.random.default_rng`.
         num_bins: the ECE bins.
+        score: the raw scores that rank (logits), default `p`.
+        groups: `(ids, k)`: the cluster of each example in `0..k-1`.
 
     Returns:
         A dict of arrays of shape `(n_bootstrap,)`, one per name of `WITH_INTERVAL`.
@@ -235,6 +272,8 @@ def bootstrap(
     >>> sorted(bootstrap(y, p, None, 0.5, 10, seed=0)) == sorted(WITH_INTERVAL)
     True
     """
+    if groups is None and p.size > EXACT_MAX_N:
+        return _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score)
     try:  # a dependency of scikit-learn; several BLAS threads only fight over small products
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
@@ -242,30 +281,125 @@ def bootstrap(
     else:
         limits = threadpool_limits(1, user_api="blas")
     with limits:
-        return _bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins)
+        return _bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins, score, groups)
 
 
-def _bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins):
-    data = _Sorted(y, p, w, threshold, num_bins)
+def _bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins, score=None, groups=None):
+    ids = None if groups is None else groups[0]
+    data = _Sorted(y, p, w, threshold, num_bins, score, ids)
     n = p.size
     rng = np.random.default_rng(seed)
     rows = max(1, _CHUNK_ENTRIES // max(n, 1))
     parts: dict[str, list] = {name: [] for name in WITH_INTERVAL}
+    if groups is not None:
+        k = groups[1]
+        has_pos = np.bincount(data.ids, weights=data.y, minlength=k) > 0
+        strata = [np.flatnonzero(has_pos), np.flatnonzero(~has_pos)]
     done = 0
     while done < n_bootstrap:
         r = min(rows, n_bootstrap - done)
-        counts = np.zeros((r, n))
-        counts[:, data.pos] = _counts(rng, r, data.pos.size)
-        counts[:, data.neg] = _counts(rng, r, data.neg.size)
+        if groups is None:
+            counts = np.zeros((r, n))
+            counts[:, data.pos] = _counts(rng, r, data.pos.size)
+            counts[:, data.neg] = _counts(rng, r, data.neg.size)
+        else:
+            cluster_counts = np.zeros((r, k))
+            for stratum in strata:
+                cluster_counts[:, stratum] = _counts(rng, r, stratum.size)
+            counts = cluster_counts[:, data.ids]
         for name, values in data.stats(counts).items():
             parts[name].append(values)
         done += r
     return {name: np.concatenate(values) if values else np.zeros(0) for name, values in parts.items()}
 
 
-def identity_stats(y: np.ndarray, p: np.ndarray, w: np.ndarray | None, threshold: float, num_bins: int = 15):
+def _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score=None):
+    """Resamples of a large data set in O(n + n_bootstrap * num_bins) time.
+
+    The stratified bootstrap's statistics from sufficient statistics:
+
+    - the confusion matrix: ``tp* ~ Binomial(P, tp / P)`` and ``fp* ~
+      Binomial(N, fp / N)`` (exactly the bootstrap's distribution of the
+      counts; weighted counts are scaled by the mean weight of the class), so
+      every rate, F1, MCC and likelihood ratio is the bootstrap's own;
+    - Brier, log loss and each (ECE bin, class) sum: the count per bin is
+      multinomial (exact) and the sum of the drawn terms normal with the
+      group's mean and variance (central limit theorem);
+    - the AUC: normal with DeLong's variance; the average precision: normal
+      on the logit with variance ``1 / (P AP (1 - AP))`` (Boyd, Eng and Page
+      2013, ECML PKDD, the "logit" interval), the large-sample limits of
+      their bootstrap distributions.
+    """
+    from keras_binary.evaluation import _delong
+
+    rng = np.random.default_rng(seed)
+    b = n_bootstrap
+    w_ = np.ones_like(p) if w is None else w
+    pos = y == 1
+    predicted = p > threshold
+    out: dict[str, np.ndarray] = {}
+    draws = {}
+    for cls, mask in ((True, pos), (False, ~pos)):
+        count = int(mask.sum())
+        hit = float(np.sum(w_[mask & predicted]))
+        total = float(np.sum(w_[mask]))
+        frac = hit / total if total > 0 else 0.0
+        scale = total / count if count else 0.0
+        k = rng.binomial(count, frac, size=b) * scale
+        draws[cls] = (k, total - k)
+    tp, fn = draws[True]
+    fp, tn = draws[False]
+    out.update(rates(tp, fp, tn, fn))
+    eps = np.finfo("float64").eps
+    pc = np.clip(p, eps, 1 - eps)
+    brier_terms = w_ * (y - p) ** 2
+    loss_terms = -w_ * (y * np.log(pc) + (1 - y) * np.log1p(-pc))
+    bins = np.clip(np.floor(p * num_bins).astype("int64"), 0, num_bins - 1)
+    gap_terms = w_ * (y - p)
+    total_w = float(np.sum(w_))
+    sums = {"brier": np.zeros(b), "log_loss": np.zeros(b)}
+    gaps = np.zeros((b, num_bins))
+    for mask in (pos, ~pos):
+        count = int(mask.sum())
+        if count == 0:
+            continue
+        for name, terms in (("brier", brier_terms[mask]), ("log_loss", loss_terms[mask])):
+            sd = float(np.std(terms)) if count > 1 else 0.0
+            sums[name] += float(np.sum(terms)) + np.sqrt(count) * sd * rng.standard_normal(b)
+        cb = bins[mask]
+        n_g = np.bincount(cb, minlength=num_bins).astype("float64")
+        s1 = np.bincount(cb, weights=gap_terms[mask], minlength=num_bins)
+        s2 = np.bincount(cb, weights=gap_terms[mask] ** 2, minlength=num_bins)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(n_g > 0, s1 / np.where(n_g > 0, n_g, 1), 0.0)
+            sd = np.sqrt(np.maximum(np.where(n_g > 0, s2 / np.where(n_g > 0, n_g, 1), 0.0) - mean**2, 0.0))
+        c = rng.multinomial(count, n_g / count, size=b).astype("float64")
+        gaps += c * mean + np.sqrt(c) * sd * rng.standard_normal((b, num_bins))
+    out["brier"] = _div(sums["brier"], total_w)
+    out["log_loss"] = _div(sums["log_loss"], total_w)
+    out["ece"] = _div(np.abs(gaps).sum(axis=1), total_w)
+    s = p if score is None else score
+    nan = np.full(b, np.nan)
+    if pos.any() and (~pos).any():
+        auc, var = _delong.delong_auc(pos, s)
+        out["auc"] = auc + np.sqrt(var) * rng.standard_normal(b)
+        metrics = require("sklearn.metrics")
+        ap = float(metrics.average_precision_score(y, s, sample_weight=w))
+        if 0 < ap < 1:
+            lg = np.log(ap / (1 - ap)) + rng.standard_normal(b) / np.sqrt(pos.sum() * ap * (1 - ap))
+            out["average_precision"] = 1 / (1 + np.exp(-lg))
+        else:
+            out["average_precision"] = np.full(b, ap)
+    else:
+        out["auc"] = out["average_precision"] = nan
+    return out
+
+
+def identity_stats(
+    y: np.ndarray, p: np.ndarray, w: np.ndarray | None, threshold: float, num_bins: int = 15, score=None
+):
     """The resampling formulas applied to the data itself (every count 1); a check of `bootstrap`."""
-    data = _Sorted(y, p, w, threshold, num_bins)
+    data = _Sorted(y, p, w, threshold, num_bins, score)
     return {k: float(v[0]) for k, v in data.stats(np.ones((1, p.size))).items()}
 
 
