@@ -305,3 +305,42 @@ def test_decision_curve_figure_draws_the_net_benefit_and_references(tmp_path):
     assert "reversed (95% interval shaded)" in lines
     paths = r.plot(tmp_path)
     assert paths["decision_curve"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- several examples per patient ----------------------------------------------
+
+# statsmodels: Logit(...).fit(cov_type="cluster", cov_kwds={"groups": _I // 3, "use_correction": False}).bse
+SM_CLUSTER_SE = {"slope": 0.30608836705506287, "intercept": 0.27571509080572715}
+
+
+def test_calibration_with_groups_is_statsmodels_cluster_robust():
+    r = keras_binary.report(Y60, P60, n_bootstrap=0, groups=_I // 3)
+    z, factor = stats.norm.ppf(0.975), math.sqrt(20 / 19)  # ours has the k / (k - 1) small-sample factor
+    assert r.calibration_slope == pytest.approx(SM_SLOPE[0], abs=1e-8)
+    low, high = r.calibration_slope_ci
+    assert (high - low) / 2 == pytest.approx(z * SM_CLUSTER_SE["slope"] * factor, abs=1e-8)
+    low, high = r.calibration_intercept_ci
+    assert (high - low) / 2 == pytest.approx(z * SM_CLUSTER_SE["intercept"] * factor, abs=1e-8)
+
+
+@given(st.data())
+def test_net_benefit_with_groups_equals_a_cluster_robust_reference(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    k = data.draw(st.integers(2, 25))
+    groups = np.repeat(np.arange(k), rng.integers(1, 5, k))
+    n = groups.size
+    y = (rng.random(n) < 0.4).astype("float64")
+    p = np.round(rng.random(n), 2)
+    t = np.array([0.1, 0.25, 0.5])
+    out = _clinical.net_benefit(y, p, None, t, groups=groups)
+    for i, ti in enumerate(t):
+        c = np.where(p >= ti, np.where(y == 1, 1.0, -ti / (1 - ti)), 0.0)
+        sums = np.array([np.sum(c[groups == g] - c.mean()) for g in range(k)])
+        half = stats.norm.ppf(0.975) * math.sqrt(k / (k - 1) * np.sum(sums**2)) / n
+        assert out["net_benefit"][i] == pytest.approx(c.mean(), abs=1e-12)
+        assert out["high"][i] - out["low"][i] == pytest.approx(2 * half, abs=1e-9)
+    # one example per group: the plain interval
+    single = _clinical.net_benefit(y, p, None, t, groups=np.arange(n))
+    plain = _clinical.net_benefit(y, p, None, t)
+    for key in plain:
+        np.testing.assert_allclose(single[key], plain[key], atol=1e-12)

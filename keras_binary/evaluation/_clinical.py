@@ -98,6 +98,7 @@ def net_benefit(
     w: np.ndarray | None,
     thresholds: np.ndarray,
     confidence: float = 0.95,
+    groups: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Net benefit of the model, of "treat all" and of "treat none" at each threshold probability.
 
@@ -108,7 +109,11 @@ def net_benefit(
     Net benefit is the mean of one contribution per example (1 for a true
     positive, `-pt / (1 - pt)` for a false positive, 0 otherwise), so its
     interval is the Wald interval of that mean, `NB +- z * sd / sqrt(n)`
-    (the test set a random sample of the population).
+    (the test set a random sample of the population). With `groups` (the
+    patient of each example) the variance is the cluster-robust one of a
+    ratio of cluster totals, `k / (k - 1) * sum_k (sum_{i in k} w_i (c_i - NB))^2 / W^2`
+    (Obuchowski 1998), so several examples per patient do not count as
+    independent.
 
     Returns:
         A dict of arrays, one value per threshold: `threshold`,
@@ -129,6 +134,19 @@ def net_benefit(
     c_var = _treat_all_variance(y, w, odds, total)
     half = z * np.sqrt(c_var / total)
     all_low, all_high = all_mean - half, all_mean + half
+    if groups is not None:
+        ids = np.unique(np.asarray(groups).reshape(-1), return_inverse=True)[1]
+        k = int(ids.max()) + 1
+        treated = p[None, :] >= t[:, None] if t.size * p.size <= 4_000_000 else None
+        for j in range(t.size):
+            row = treated[j] if treated is not None else p >= t[j]
+            gain = np.where(y == 1, 1.0, -odds[j])
+            for mean, contribution, out in (
+                (nb[j], row * gain, (low, high)),
+                (all_mean[j], gain, (all_low, all_high)),
+            ):
+                half = z * _cluster_sd(w * (contribution - mean), ids, k, total)
+                out[0][j], out[1][j] = mean - half, mean + half
     return {
         "threshold": t,
         "net_benefit": nb,
@@ -156,6 +174,14 @@ def _chunked_nb(y, ps, w, t, odds, total, z):
     return nb, nb - half, nb + half
 
 
+def _cluster_sd(residual_w: np.ndarray, ids: np.ndarray, k: int, total: float) -> float:
+    """Cluster-robust standard error of a weighted mean from its weighted residuals."""
+    if k < 2:
+        return math.nan
+    sums = np.bincount(ids, weights=residual_w, minlength=k)
+    return math.sqrt(k / (k - 1) * float(np.sum(sums**2))) / total
+
+
 def _treat_all_variance(y, w, odds, total):
     prev = float(np.sum(w * y)) / total
     mean = prev - (1.0 - prev) * odds
@@ -170,11 +196,14 @@ def logit(p: np.ndarray, eps: float = 1e-15) -> np.ndarray:
 
 
 def _fit_logistic(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood logistic regression by Newton's method: coefficients and their covariance.
 
-    NaN when the fit does not converge (e.g. complete separation).
+    The covariance is the inverse Fisher information; with `groups`, the
+    cluster-robust sandwich `H^-1 (sum_k s_k s_k') H^-1 * k / (k - 1)` with
+    `s_k` the score of cluster `k` (Liang and Zeger 1986). NaN when the fit
+    does not converge (e.g. complete separation).
     """
     beta = np.zeros(x.shape[1])
     for _ in range(100):
@@ -192,20 +221,37 @@ def _fit_logistic(
         if np.max(np.abs(step)) < 1e-12 * (1 + np.max(np.abs(beta))):
             mu = special.expit(offset + x @ beta)
             info = x.T @ (x * (w * mu * (1 - mu))[:, None])
-            return beta, np.linalg.inv(info)
+            inverse = np.linalg.inv(info)
+            if groups is None:
+                return beta, inverse
+            ids = np.unique(np.asarray(groups).reshape(-1), return_inverse=True)[1]
+            k = int(ids.max()) + 1
+            if k < 2:
+                return beta, np.full_like(inverse, np.nan)
+            score = np.stack(
+                [np.bincount(ids, weights=w * (y - mu) * x[:, j], minlength=k) for j in range(x.shape[1])]
+            )
+            meat = score @ score.T * k / (k - 1)
+            return beta, inverse @ meat @ inverse
     nan = np.full(x.shape[1], np.nan)
     return nan, np.full((x.shape[1], x.shape[1]), np.nan)
 
 
 def calibration_slope(
-    y: np.ndarray, lp: np.ndarray, w: np.ndarray | None = None, confidence: float = 0.95
+    y: np.ndarray,
+    lp: np.ndarray,
+    w: np.ndarray | None = None,
+    confidence: float = 0.95,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, tuple[float, float]]:
     """The calibration slope `b` of `logit P(y=1) = a + b * lp`, with its Wald interval.
 
     `lp` is the model's logit. 1 is perfect; below 1 the predictions are too
     extreme (overfitting). Reference: Cox (1958); Van Calster et al. (2016),
     J Clin Epidemiol 74:167. Equal to statsmodels' `Logit(y, [1, lp]).fit()`
-    `params[1]` and `conf_int()`. NaN when the fit has no finite maximum.
+    `params[1]` and `conf_int()`; with `groups`, the cluster-robust
+    (sandwich) interval, statsmodels' `cov_type="cluster"` without its
+    `(n - 1) / (n - p)` factor. NaN when the fit has no finite maximum.
 
     Example:
 
@@ -215,13 +261,17 @@ def calibration_slope(
     """
     w = np.ones_like(lp) if w is None else w
     x = np.stack([np.ones_like(lp), lp], axis=1)
-    beta, cov = _fit_logistic(x, y, w, np.zeros_like(lp))
+    beta, cov = _fit_logistic(x, y, w, np.zeros_like(lp), groups)
     half = _z(confidence) * math.sqrt(cov[1, 1]) if np.isfinite(cov[1, 1]) else math.nan
     return float(beta[1]), (float(beta[1] - half), float(beta[1] + half))
 
 
 def calibration_intercept(
-    y: np.ndarray, lp: np.ndarray, w: np.ndarray | None = None, confidence: float = 0.95
+    y: np.ndarray,
+    lp: np.ndarray,
+    w: np.ndarray | None = None,
+    confidence: float = 0.95,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, tuple[float, float]]:
     """Calibration-in-the-large: `a` of `logit P(y=1) = a + lp` (the logit as an offset), with its Wald interval.
 
@@ -236,7 +286,7 @@ def calibration_intercept(
     1.0
     """
     w = np.ones_like(lp) if w is None else w
-    beta, cov = _fit_logistic(np.ones((lp.size, 1)), y, w, lp)
+    beta, cov = _fit_logistic(np.ones((lp.size, 1)), y, w, lp, groups)
     half = _z(confidence) * math.sqrt(cov[0, 0]) if np.isfinite(cov[0, 0]) else math.nan
     return float(beta[0]), (float(beta[0] - half), float(beta[0] + half))
 

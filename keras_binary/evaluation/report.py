@@ -219,7 +219,9 @@ class BinaryReport:
         (0). Intervals: Wald intervals of the mean per-example contribution at
         the report's `confidence` (the test set a random sample; for an
         enriched test set net benefit, which depends on the prevalence, does
-        not apply). Weights are frequency weights.
+        not apply). With the report's `groups`, the intervals are
+        cluster-robust (patients, not images, are the independent units).
+        Weights are frequency weights.
 
         Args:
             thresholds: threshold probabilities in (0, 1); default
@@ -243,13 +245,16 @@ class BinaryReport:
         from keras_binary.evaluation import _clinical
 
         t = _net_benefit_thresholds(thresholds)
-        return _clinical.net_benefit(self.y_true, self.y_score, self.sample_weight, t, self.confidence)
+        return _clinical.net_benefit(
+            self.y_true, self.y_score, self.sample_weight, t, self.confidence, groups=self.groups
+        )
 
     def _calibration_fit(self, which: str) -> tuple[float, tuple[float, float]]:
         from keras_binary.evaluation import _clinical
 
         fit = _clinical.calibration_slope if which == "slope" else _clinical.calibration_intercept
-        return fit(self.y_true, _clinical.logit(self.y_score), self.sample_weight, self.confidence)
+        lp = _clinical.logit(self.y_score)
+        return fit(self.y_true, lp, self.sample_weight, self.confidence, groups=self.groups)
 
     @property
     def calibration_slope(self) -> float:
@@ -257,7 +262,8 @@ class BinaryReport:
 
         Logistic recalibration on the logit (Cox 1958; Van Calster et al.
         2016), by maximum likelihood; its Wald interval at the report's
-        `confidence` is `calibration_slope_ci`. Probabilities are clipped to
+        `confidence` is `calibration_slope_ci` (cluster-robust with the
+        report's `groups`). Probabilities are clipped to
         `[1e-15, 1 - 1e-15]` before the logit. NaN when the fit has no finite
         maximum (e.g. complete separation) or with one class only.
         """
