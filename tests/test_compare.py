@@ -199,3 +199,10 @@ def test_kb373_compare_confidence(confidence):
 def test_one_class_only_is_kb215():
     with pytest.raises(keras_binary.BinaryLabelError, match="KB215"):
         keras_binary.compare([1, 1, 1], [0.2, 0.8, 0.3], [0.1, 0.9, 0.4])
+
+
+def test_bad_threshold_is_kb361_and_none_is_one_half():
+    y, a, b = [0, 1, 0, 1], [0.2, 0.8, 0.3, 0.6], [0.1, 0.9, 0.4, 0.7]
+    with pytest.raises(keras_binary.BinaryConfigError, match="KB361"):
+        keras_binary.compare(y, a, b, threshold_a=1.5)
+    assert keras_binary.compare(y, a, b, threshold_b=None).threshold_b == 0.5

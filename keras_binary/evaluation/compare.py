@@ -209,7 +209,7 @@ def compare(
         y_pred_a: model A's predictions (probabilities, logits or softmax pairs).
         y_pred_b: model B's predictions for the same examples.
         groups: optional cluster id (patient) per example.
-        threshold_a: model A's decision threshold, a probability.
+        threshold_a: model A's decision threshold, a probability (`None`: 0.5).
         threshold_b: model B's.
         from_logits: whether both predictions are logits.
         confidence: the level of the intervals, in (0, 1).
@@ -237,6 +237,8 @@ def compare(
     check_confidence(confidence, "compare", "keras_binary.compare(y, p_a, p_b, confidence=0.95)")
     _check_threshold(threshold_a, "keras_binary.compare")
     _check_threshold(threshold_b, "keras_binary.compare")
+    threshold_a = 0.5 if threshold_a is None else float(threshold_a)
+    threshold_b = 0.5 if threshold_b is None else float(threshold_b)
     _check_lengths(y_true, y_pred_a, y_pred_b, groups)
     require("scipy.stats", "keras_binary.compare")
     from keras_binary.evaluation import _delong
