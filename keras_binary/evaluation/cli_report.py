@@ -31,6 +31,7 @@ __all__ = ["run"]
 EXIT_OK, EXIT_FOUND_ERROR, EXIT_USAGE = 0, 1, 2
 _PROG = "keras-binary"
 
+
 class _BadInput(Exception):
     """Bad usage or input: one line on stderr, exit code 2."""
 
