@@ -176,3 +176,30 @@ def test_interval_errors():
     for kwargs in ({"auc_interval": "wald"}, {"proportion_interval": "clopper"}, {"auc_interval": None}):
         with pytest.raises(keras_binary.BinaryConfigError, match="KB369"):
             keras_binary.report(y, p, **kwargs)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 6]))
+def test_average_precision_equals_scikit_learn(seed, decimals):
+    from keras_binary.evaluation import _stats
+
+    rng = np.random.default_rng(seed)
+    y = rng.random(50) < 0.3
+    y[0] = True
+    s = np.round(y + rng.normal(size=50), decimals)
+    assert _stats.average_precision(y, s) == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
+
+
+def test_large_data_path_equals_the_exact_point_estimates(monkeypatch):
+    from keras_binary.evaluation import _stats
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.3).astype(float)
+    p = np.clip(0.3 * y + 0.7 * rng.random(3000), 0.001, 0.999)
+    exact = keras_binary.report(y, p, n_bootstrap=400)
+    monkeypatch.setattr(_stats, "EXACT_MAX_N", 100)
+    large = keras_binary.report(y, p, n_bootstrap=400)
+    for key in _stats.WITH_INTERVAL:
+        assert large.values[key] == pytest.approx(exact.values[key], rel=1e-9), key
+        # The large-sample resamples give intervals close to the exact bootstrap's.
+        lo, hi = exact.intervals[key]
+        assert large.intervals[key] == pytest.approx((lo, hi), rel=0.1, abs=0.01 * (hi - lo) + 1e-3), key

@@ -68,9 +68,11 @@ def placements(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray, float]
     For the m positives ``x_i`` and the n negatives ``y_j``, with
     ``psi(x, y) = 1 if x > y, 1/2 if x == y, 0 otherwise``:
     ``V10_i = mean_j psi(x_i, y_j)`` and ``V01_j = mean_i psi(x_i, y_j)``.
-    Sun and Xu (2014): ``V10_i = (T_z(x_i) - T_x(x_i)) / n`` and
-    ``V01_j = 1 - (T_z(y_j) - T_y(y_j)) / m`` with ``T`` the midranks in the
-    pooled sample, among positives and among negatives. O(n log n).
+    Sun and Xu (2014) compute them from midranks,
+    ``V10_i = (T_z(x_i) - T_x(x_i)) / n``; the same numbers come from one
+    sort of the pooled scores: per group of tied scores, the negatives below
+    it plus half of those in it (over n), and the positives above it plus
+    half of those in it (over m). O(n log n), one argsort.
 
     Args:
         y_true: labels, 1 (or True, or > 0.5) for a positive.
@@ -90,15 +92,29 @@ def placements(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray, float]
     s = np.asarray(scores, dtype="float64").reshape(-1)
     if s.shape != pos.shape:
         raise ValueError(f"y_true has {pos.size} entries but scores has {s.size}")
-    x, y = s[pos], s[~pos]
-    m, n = x.size, y.size
+    m = int(np.count_nonzero(pos))
+    n = pos.size - m
     if m == 0 or n == 0:
         raise ValueError(f"the AUC needs positives and negatives, got {m} and {n}")
-    tz = stats.rankdata(np.concatenate([x, y]), method="average")
-    tx = stats.rankdata(x, method="average")
-    ty = stats.rankdata(y, method="average")
-    v10 = (tz[:m] - tx) / n
-    v01 = 1.0 - (tz[m:] - ty) / m
+    # One sort: tie groups of the pooled scores, and per group the positives and negatives in it.
+    order = np.argsort(s, kind="stable")
+    ordered = s[order]
+    group = np.empty(s.size, dtype="int32" if s.size < 2**31 else "int64")  # half the memory
+    group[0] = 0
+    np.cumsum(ordered[1:] != ordered[:-1], out=group[1:])
+    del ordered
+    group_of = np.empty_like(group)
+    group_of[order] = group
+    del order, group
+    pos_in = np.bincount(group_of, weights=pos)
+    neg_in = np.bincount(group_of, weights=~pos)
+    # V10 of a positive: negatives below its group plus half those tied with it, over n.
+    v10_g = (np.cumsum(neg_in) - 0.5 * neg_in) / n
+    # V01 of a negative: positives above its group plus half those tied with it, over m.
+    v01_g = (m - np.cumsum(pos_in) + 0.5 * pos_in) / m
+    del pos_in, neg_in
+    v10 = v10_g[group_of[pos]]
+    v01 = v01_g[group_of[~pos]]
     return v10, v01, float(np.mean(v10))
 
 

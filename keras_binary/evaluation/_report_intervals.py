@@ -50,6 +50,7 @@ def compute(
     auc_interval: str,
     prevalence: float | None,
     groups: tuple[np.ndarray, int] | None,
+    delong: tuple[float, float] | None = None,
 ) -> tuple[dict, dict]:
     """The intervals (and, with `prevalence`, the PPV and NPV at it) of a report.
 
@@ -58,13 +59,14 @@ def compute(
         values: the point estimates (`_stats.point_estimates`); updated in
             place with the PPV and NPV at `prevalence` when it is given.
         groups: `(ids, k)`, the cluster of each example, or `None`.
+        delong: `(auc, variance)` of the data, when already computed.
 
     Returns:
         ``(intervals, methods)``: ``(low, high)`` by statistic and a short
         description of each interval's method.
     """
     y, p, w0 = data.y_true, data.probability, data.sample_weight
-    w = np.ones_like(p) if w0 is None else w0
+    w = np.ones(1) if w0 is None else w0  # broadcasts
     predicted = p > threshold
     pos = y == 1
     intervals: dict[str, tuple[float, float]] = {}
@@ -80,7 +82,16 @@ def compute(
     resampled: dict[str, np.ndarray] = {}
     if n_bootstrap:
         resampled = _stats.bootstrap(
-            y, p, w0, threshold, n_bootstrap, seed, num_bins, score=data.score, groups=groups
+            y,
+            p,
+            w0,
+            threshold,
+            n_bootstrap,
+            seed,
+            num_bins,
+            score=data.score,
+            groups=groups,
+            known={"delong": delong, "average_precision": values["average_precision"]} if delong else None,
         )
     boot_name = "cluster bootstrap" if groups is not None else "stratified bootstrap"
     for key in boot_keys:
@@ -93,11 +104,20 @@ def compute(
     # Proportions on their counts.
     if proportion_interval != "bootstrap":
         label = "Wilson" if proportion_interval == "wilson" else "Clopper-Pearson"
-        for key, (num, den) in _proportion_parts(y, predicted, w).items():
-            if groups is None:
-                k, n = float(np.sum(num)), float(np.sum(den))
-            else:
-                k, n = _intervals.cluster_effective_n(num, den, groups[0], groups[1])
+        counts = {
+            "sensitivity": (values["tp"], values["tp"] + values["fn"]),
+            "specificity": (values["tn"], values["tn"] + values["fp"]),
+            "ppv": (values["tp"], values["tp"] + values["fp"]),
+            "npv": (values["tn"], values["tn"] + values["fn"]),
+            "accuracy": (
+                values["tp"] + values["tn"],
+                values["tp"] + values["tn"] + values["fp"] + values["fn"],
+            ),
+        }
+        parts = _proportion_parts(y, predicted, np.broadcast_to(w, y.shape)) if groups is not None else {}
+        for key, (k, n) in counts.items():
+            if groups is not None:
+                k, n = _intervals.cluster_effective_n(*parts[key], groups[0], groups[1])
             lo, hi = _intervals.proportion_interval(k, n, proportion_interval, confidence)
             intervals[key] = (float(lo), float(hi))
             methods[key] = label + (" on the effective sample size" + patients if groups else "")
@@ -137,11 +157,13 @@ def compute(
             intervals["auc"] = _NAN2
         else:
             if groups is None:
-                auc, var = _delong.delong_auc(pos, data.score)
+                auc, var = delong if delong is not None else _delong.delong_auc(pos, data.score)
             else:
                 auc, var = _delong.clustered_auc(pos, data.score, groups[0])
             m, n = int(pos.sum()), int((~pos).sum())
-            intervals["auc"] = _delong.auc_interval(auc, var, auc_interval, confidence, **_mn(auc_interval, m, n))
+            intervals["auc"] = _delong.auc_interval(
+                auc, var, auc_interval, confidence, **_mn(auc_interval, m, n)
+            )
             name = "DeLong" if auc_interval == "delong" else "logit DeLong"
             methods["auc"] = name + (", clustered (Obuchowski 1997)" if groups else "")
     for key in _stats.WITH_INTERVAL:

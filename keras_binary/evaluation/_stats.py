@@ -34,6 +34,9 @@ WITH_INTERVAL = SCORES + RATES + RATIOS
 # The proportions whose interval is on their counts (Wilson, Clopper-Pearson).
 PROPORTIONS = ("sensitivity", "specificity", "ppv", "npv", "accuracy")
 
+# Above this many examples the bootstrap uses its large-sample form (`_large_sample`).
+EXACT_MAX_N = 200_000
+
 # Counts per chunk of resamples (each a float64 matrix of this many entries).
 _CHUNK_ENTRIES = 2_000_000
 
@@ -105,11 +108,15 @@ def point_estimates(
     threshold: float,
     num_bins: int = 15,
     score: np.ndarray | None = None,
+    delong: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     """Every statistic of the report on the data itself.
 
     The AUC and average precision rank `score` (the raw logits, when given),
     so they are exact for any logit; the rest uses the probabilities `p`.
+    Above `EXACT_MAX_N` unweighted examples they are computed here (one sort
+    each, equal to scikit-learn's) rather than by scikit-learn; `delong`, an
+    `(auc, variance)` already computed, is then reused.
 
     Returns:
         A dict with `n`, `n_positive`, `n_negative`, `prevalence`, `tp`,
@@ -117,13 +124,20 @@ def point_estimates(
         NaN where a statistic is undefined (one class only, ...).
     """
     metrics = require("sklearn.metrics")
-    weights = np.ones_like(p) if w is None else w
     positive = y == 1
     predicted = p > threshold
-    tp = float(np.sum(weights[positive & predicted]))
-    fn = float(np.sum(weights[positive & ~predicted]))
-    fp = float(np.sum(weights[~positive & predicted]))
-    tn = float(np.sum(weights[~positive & ~predicted]))
+    if w is None:
+        weights = None
+        tp = float(np.count_nonzero(positive & predicted))
+        fn = float(np.count_nonzero(positive)) - tp
+        fp = float(np.count_nonzero(predicted)) - tp
+        tn = float(y.size) - tp - fn - fp
+    else:
+        weights = w
+        tp = float(np.sum(weights[positive & predicted]))
+        fn = float(np.sum(weights[positive & ~predicted]))
+        fp = float(np.sum(weights[~positive & predicted]))
+        tn = float(np.sum(weights[~positive & ~predicted]))
     both = tp + fn > 0 and fp + tn > 0
     out: dict[str, float] = {
         "n": int(y.size),
@@ -137,11 +151,24 @@ def point_estimates(
     }
     nan = float("nan")
     s = p if score is None else score
-    out["auc"] = float(metrics.roc_auc_score(y, s, sample_weight=w)) if both else nan
-    out["average_precision"] = (
-        float(metrics.average_precision_score(y, s, sample_weight=w)) if tp + fn > 0 else nan
-    )
-    if y.size and np.sum(weights) > 0:
+    if w is None and y.size > EXACT_MAX_N:  # one sort each, no scikit-learn validation copies
+        from keras_binary.evaluation import _delong
+
+        out["auc"] = (delong if delong is not None else _delong.delong_auc(positive, s))[0] if both else nan
+        out["average_precision"] = average_precision(positive, s) if tp + fn > 0 else nan
+        out["brier"] = float(np.mean(np.square(y - p)))
+        eps = np.finfo("float64").eps
+        pc = np.clip(p, eps, 1 - eps)
+        out["log_loss"] = -float(np.sum(np.log(pc[positive])) + np.sum(np.log1p(-pc[~positive]))) / y.size
+        del pc
+    else:
+        out["auc"] = float(metrics.roc_auc_score(y, s, sample_weight=w)) if both else nan
+        out["average_precision"] = (
+            float(metrics.average_precision_score(y, s, sample_weight=w)) if tp + fn > 0 else nan
+        )
+    if "brier" in out:
+        pass
+    elif y.size and (weights is None or np.sum(weights) > 0):
         out["brier"] = float(metrics.brier_score_loss(y, p, sample_weight=w))
         out["log_loss"] = float(metrics.log_loss(y, p, sample_weight=w, labels=[0, 1]))
     else:
@@ -149,6 +176,28 @@ def point_estimates(
     out["ece"] = ece(y, p, w, num_bins)
     out.update({k: float(v) for k, v in rates(tp, fp, tn, fn).items()})
     return out
+
+
+def average_precision(positive: np.ndarray, score: np.ndarray) -> float:
+    """Unweighted average precision, as scikit-learn's `average_precision_score`.
+
+    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct scores in decreasing
+    order (tied scores form one step), in one sort.
+
+    Example:
+
+    >>> average_precision(np.array([True, False, True, False]), np.array([0.9, 0.8, 0.4, 0.1]))
+    0.8333333333333333
+    """
+    order = np.argsort(-score, kind="stable")
+    ordered = score[order]
+    ends = np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])
+    del ordered
+    tps = np.cumsum(positive[order])[ends].astype("float64")
+    del order
+    total = tps[-1]
+    precision = tps / (ends + 1)
+    return float(np.sum(np.diff(tps, prepend=0.0) * precision) / total)
 
 
 def _counts(rng: np.random.Generator, rows: int, size: int) -> np.ndarray:
@@ -174,9 +223,7 @@ class _Sorted:
         self.w = np.ones_like(self.p) if w is None else w[order]
         self.pos = np.flatnonzero(self.y == 1)
         self.neg = np.flatnonzero(self.y == 0)
-        self.starts = (
-            np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if p.size else np.zeros(0, "int64")
-        )
+        self.starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if p.size else np.zeros(0, "int64")
         predicted = (self.p > threshold).astype("float64")
         y_, p_, w_ = self.y, self.p, self.w
         eps = np.finfo("float64").eps
@@ -225,10 +272,6 @@ class _Sorted:
         return out
 
 
-# Above this many examples the bootstrap uses its large-sample form (`_large_sample`).
-EXACT_MAX_N = 200_000
-
-
 def bootstrap(
     y: np.ndarray,
     p: np.ndarray,
@@ -240,6 +283,7 @@ def bootstrap(
     *,
     score: np.ndarray | None = None,
     groups: tuple[np.ndarray, int] | None = None,
+    known: dict | None = None,
 ) -> dict[str, np.ndarray]:
     """The statistics of `n_bootstrap` stratified resamples.
 
@@ -262,6 +306,8 @@ def bootstrap(
         num_bins: the ECE bins.
         score: the raw scores that rank (logits), default `p`.
         groups: `(ids, k)`: the cluster of each example in `0..k-1`.
+        known: `{"delong": (auc, variance), "average_precision": ap}`
+            already computed, reused by the large-sample form.
 
     Returns:
         A dict of arrays of shape `(n_bootstrap,)`, one per name of `WITH_INTERVAL`.
@@ -273,7 +319,7 @@ def bootstrap(
     True
     """
     if groups is None and p.size > EXACT_MAX_N:
-        return _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score)
+        return _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score, known or {})
     try:  # a dependency of scikit-learn; several BLAS threads only fight over small products
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
@@ -313,7 +359,7 @@ def _bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins, score=None, grou
     return {name: np.concatenate(values) if values else np.zeros(0) for name, values in parts.items()}
 
 
-def _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score=None):
+def _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score=None, known=None):
     """Resamples of a large data set in O(n + n_bootstrap * num_bins) time.
 
     The stratified bootstrap's statistics from sufficient statistics:
@@ -334,15 +380,14 @@ def _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score=None):
 
     rng = np.random.default_rng(seed)
     b = n_bootstrap
-    w_ = np.ones_like(p) if w is None else w
     pos = y == 1
     predicted = p > threshold
     out: dict[str, np.ndarray] = {}
     draws = {}
     for cls, mask in ((True, pos), (False, ~pos)):
         count = int(mask.sum())
-        hit = float(np.sum(w_[mask & predicted]))
-        total = float(np.sum(w_[mask]))
+        hit = float(np.count_nonzero(mask & predicted) if w is None else np.sum(w[mask & predicted]))
+        total = float(count if w is None else np.sum(w[mask]))
         frac = hit / total if total > 0 else 0.0
         scale = total / count if count else 0.0
         k = rng.binomial(count, frac, size=b) * scale
@@ -351,25 +396,30 @@ def _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score=None):
     fp, tn = draws[False]
     out.update(rates(tp, fp, tn, fn))
     eps = np.finfo("float64").eps
-    pc = np.clip(p, eps, 1 - eps)
-    brier_terms = w_ * (y - p) ** 2
-    loss_terms = -w_ * (y * np.log(pc) + (1 - y) * np.log1p(-pc))
-    bins = np.clip(np.floor(p * num_bins).astype("int64"), 0, num_bins - 1)
-    gap_terms = w_ * (y - p)
-    total_w = float(np.sum(w_))
+    total_w = float(y.size) if w is None else float(np.sum(w))
     sums = {"brier": np.zeros(b), "log_loss": np.zeros(b)}
     gaps = np.zeros((b, num_bins))
-    for mask in (pos, ~pos):
+    for label, mask in ((1.0, pos), (0.0, ~pos)):
         count = int(mask.sum())
         if count == 0:
             continue
-        for name, terms in (("brier", brier_terms[mask]), ("log_loss", loss_terms[mask])):
+        pm = p[mask]
+        wm = None if w is None else w[mask]
+        gap = label - pm
+        pc = np.clip(pm, eps, 1 - eps)
+        loss = -np.log(pc) if label else -np.log1p(-pc)
+        del pc
+        for name, terms in (("brier", gap**2), ("log_loss", loss)):
+            terms = terms if wm is None else wm * terms
             sd = float(np.std(terms)) if count > 1 else 0.0
             sums[name] += float(np.sum(terms)) + np.sqrt(count) * sd * rng.standard_normal(b)
-        cb = bins[mask]
+        del loss
+        cb = np.clip(np.floor(pm * num_bins).astype("int64"), 0, num_bins - 1)
+        gap = gap if wm is None else wm * gap
         n_g = np.bincount(cb, minlength=num_bins).astype("float64")
-        s1 = np.bincount(cb, weights=gap_terms[mask], minlength=num_bins)
-        s2 = np.bincount(cb, weights=gap_terms[mask] ** 2, minlength=num_bins)
+        s1 = np.bincount(cb, weights=gap, minlength=num_bins)
+        s2 = np.bincount(cb, weights=gap**2, minlength=num_bins)
+        del cb, gap, pm
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = np.where(n_g > 0, s1 / np.where(n_g > 0, n_g, 1), 0.0)
             sd = np.sqrt(np.maximum(np.where(n_g > 0, s2 / np.where(n_g > 0, n_g, 1), 0.0) - mean**2, 0.0))
@@ -381,10 +431,14 @@ def _large_sample(y, p, w, threshold, n_bootstrap, seed, num_bins, score=None):
     s = p if score is None else score
     nan = np.full(b, np.nan)
     if pos.any() and (~pos).any():
-        auc, var = _delong.delong_auc(pos, s)
+        known = known or {}
+        auc, var = known["delong"] if "delong" in known else _delong.delong_auc(pos, s)
         out["auc"] = auc + np.sqrt(var) * rng.standard_normal(b)
-        metrics = require("sklearn.metrics")
-        ap = float(metrics.average_precision_score(y, s, sample_weight=w))
+        if "average_precision" in known:
+            ap = known["average_precision"]
+        else:
+            metrics = require("sklearn.metrics")
+            ap = float(metrics.average_precision_score(y, s, sample_weight=w))
         if 0 < ap < 1:
             lg = np.log(ap / (1 - ap)) + rng.standard_normal(b) / np.sqrt(pos.sum() * ap * (1 - ap))
             out["average_precision"] = 1 / (1 + np.exp(-lg))

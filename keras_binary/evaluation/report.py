@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from keras_binary.errors import BinaryConfigError
-from keras_binary.evaluation import _data, _report_intervals, _stats
+from keras_binary.evaluation import _data, _delong, _report_intervals, _stats
 from keras_binary.layers import _check_threshold
 
 _LABELS = {
@@ -424,7 +424,11 @@ def _from_host(
     """Builds a report from canonical host data (see `report`)."""
     y, p, w = data.y_true, data.probability, data.sample_weight
     group_ids = _group_ids(groups, y.size)
-    values = _stats.point_estimates(y, p, w, threshold, num_bins, score=data.score)
+    delong = None
+    positive = y == 1
+    if w is None and positive.any() and not positive.all() and auc_interval != "bootstrap":
+        delong = _delong.delong_auc(positive, data.score)  # once, for the AUC and its interval
+    values = _stats.point_estimates(y, p, w, threshold, num_bins, score=data.score, delong=delong)
     intervals, methods = _report_intervals.compute(
         data,
         values,
@@ -437,6 +441,7 @@ def _from_host(
         auc_interval=auc_interval,
         prevalence=prevalence,
         groups=group_ids,
+        delong=delong,
     )
     return BinaryReport(
         y_true=y,
