@@ -37,6 +37,8 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB115": ("shape", "Binary head stacked on a classifier top's logits"),
     "KB120": ("shape", "sample_weight does not match the predictions"),
     "KB130": ("shape", "A score conversion received the wrong class axis"),
+    "KB143": ("shape", "compare: predictions of different lengths"),
+    "KB144": ("shape", "compare: groups of another length"),
     # Values, found while running.
     "KB201": ("value", "Labels outside [0, 1]"),
     "KB202": ("value", "Labels encoded as {1, 2}"),
@@ -55,6 +57,7 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB214": ("value", "Soft labels where 0/1 labels are needed"),
     "KB215": ("value", "Both classes are needed to fit a threshold or a temperature"),
     "KB216": ("value", "No threshold reaches the target rate"),
+    "KB235": ("value", "No threshold's lower confidence bound reaches the target rate"),
     # Warnings (`UndefinedMetricWarning`), found when a result is read.
     "KB290": ("value", "A metric is undefined on the data it has seen"),
     # Configuration, found when an object is made.
@@ -97,6 +100,13 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB364": ("config", "Invalid temperature"),
     "KB365": ("config", "A model's data without labels"),
     "KB366": ("config", "A model with several outputs"),
+    # Intervals of the report (issue 21).
+    "KB367": ("config", "Groups that do not match the examples"),
+    "KB368": ("config", "A prevalence outside (0, 1)"),
+    "KB369": ("config", "Unknown interval method"),
+    "KB373": ("config", "A confidence level outside (0, 1)"),
+    "KB374": ("config", "A confidence bound for a method without a target rate"),
+    "KB375": ("config", "Net benefit threshold probabilities outside (0, 1)"),
 }
 
 

@@ -133,6 +133,22 @@ def test_compare_model_is_in_the_summary(files, tmp_path, capsys):
     code, out, _ = run_main(capsys, *argv, "--compare", files / "broken.keras", "--n-bootstrap", "0")
     data = json.loads(out)
     assert code == 0 and [c["name"] for c in data["compare"]] == ["broken"]
+    # the paired comparison (issue 21): keras_binary.compare on the two models' predictions
+    test = np.load(files / "test.npz")
+    p_a, p_b = (
+        keras.ops.convert_to_numpy(
+            keras.saving.load_model(files / name, compile=False).predict(test["x"], verbose=0)
+        ).reshape(-1)
+        for name in ("model.keras", "broken.keras")
+    )
+    expected = keras_binary.compare(test["y"], p_a, p_b)
+    comparison = data["comparison"]
+    assert comparison["names"] == ["model", "broken"]
+    assert comparison["auc_difference"] == pytest.approx(expected.auc_difference, abs=1e-6)
+    assert comparison["auc_p_value"] == pytest.approx(expected.auc_p_value, rel=1e-4, abs=1e-9)
+    assert comparison["sensitivity_difference"] == pytest.approx(expected.sensitivity_difference, abs=1e-9)
+    code, out, _ = run_main(capsys, *argv[:-1], "--compare", files / "broken.keras", "--n-bootstrap", "0")
+    assert "paired tests" in out and "Comparison 'model' - 'broken'" in out and "McNemar" in out
 
 
 def test_model_with_an_error_exits_1_and_still_reports(files, tmp_path, capsys):

@@ -18,6 +18,7 @@ pytest.importorskip("matplotlib")
 from matplotlib import image  # noqa: E402
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score  # noqa: E402
 
+import keras_binary  # noqa: E402
 from keras_binary import demo  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -63,6 +64,17 @@ def check_result(result, out_dir):
     assert held_out["tp"] == np.sum(predicted & (y == 1)) and held_out["fp"] == np.sum(predicted & (y == 0))
     assert point["held_out"]["sensitivity"] == pytest.approx(np.mean(predicted[y == 1]))
     assert point["held_out"]["specificity"] == pytest.approx(np.mean(~predicted[y == 0]))
+    # The paired comparison of the fixed and the naive model on the same held-out examples.
+    comparison = summary["comparison"]
+    naive = result.reports["naive"]
+    assert comparison["names"] == ["fixed", "naive"]
+    assert comparison["auc_a"] == pytest.approx(held_out["auc"], abs=1e-9)
+    assert comparison["auc_b"] == pytest.approx(naive.auc, abs=1e-9)
+    expected = keras_binary.compare(y, p, naive.y_score, threshold_a=t, threshold_b=0.5)
+    assert comparison["auc_p_value"] == pytest.approx(expected.auc_p_value, rel=1e-9, abs=1e-300)
+    assert comparison["sensitivity_difference"] == pytest.approx(
+        point["held_out"]["sensitivity"] - np.mean(naive.y_score[y == 1] > 0.5)
+    )
     # Calibration: a monotone map fitted on validation data.
     calibration = summary["calibration"]
     assert calibration["validation"]["log_loss_after"] <= calibration["validation"]["log_loss_before"]
@@ -87,6 +99,7 @@ def test_digits_demo_defaults(tmp_path):
     # The naive model: its classifier top is found, and it scores far worse than the fix.
     assert {"KBD001", "KBD012"} <= set(summary["naive"]["findings"]) and not summary["naive"]["ok"]
     assert summary["naive"]["held_out_auc"] < held_out["auc"] - 0.1
+    assert summary["comparison"]["auc_difference"] > 0.1 and summary["comparison"]["auc_p_value"] < 0.01
     assert summary["fixed"] == {"findings": [], "ok": True}
     assert summary["fine_tuning"]["findings_if_unfrozen"] == ["KBD013"]
     assert 0.05 < summary["positive_rate_test"] < 0.15  # digit 8 vs the rest
@@ -94,6 +107,7 @@ def test_digits_demo_defaults(tmp_path):
     text = "\n".join(lines)
     assert "error KBD001" in text and "chosen on the validation data" in text and "held out" in text
     assert "[6/6]" in text and "Traceback" not in text
+    assert "fixed vs naive on the same held-out examples (paired DeLong, McNemar)" in text
 
 
 def test_breast_cancer_demo_defaults(tmp_path):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 import keras_binary
+from keras_binary.evaluation import _data as host_data
 from keras_binary.evaluation import _stats
 from keras_binary.evaluation._data import sigmoid
 from keras_binary.evaluation.report import BinaryReport
@@ -77,8 +78,10 @@ def test_exact_scores_equal_scikit_learn(data, representation, encoding):
     )
     np.testing.assert_allclose(r.y_score, p, rtol=1e-12)
     np.testing.assert_array_equal(r.y_true, y)
-    assert math.isclose(r.auc, skm.roc_auc_score(y, p, sample_weight=w), rel_tol=1e-9, abs_tol=1e-12)
-    ap = skm.average_precision_score(y, p, sample_weight=w)
+    # The ranking uses the raw scores: the logits when given (z1 - z0 of a pair may break a tie of p).
+    ranking = host_data.canonical_numpy(y, y_pred, from_logits=from_logits).score
+    assert math.isclose(r.auc, skm.roc_auc_score(y, ranking, sample_weight=w), rel_tol=1e-9, abs_tol=1e-12)
+    ap = skm.average_precision_score(y, ranking, sample_weight=w)
     assert math.isclose(r.average_precision, ap, rel_tol=1e-9, abs_tol=1e-12)
     assert math.isclose(r.brier, skm.brier_score_loss(y, p, sample_weight=w), rel_tol=1e-9)
     assert math.isclose(r.log_loss, skm.log_loss(y, p, sample_weight=w), rel_tol=1e-9)
@@ -167,7 +170,8 @@ def test_bootstrap_is_seeded_and_the_interval_brackets_the_estimate():
     b = keras_binary.report(y, s, from_logits=True, n_bootstrap=300, seed=7)
     c = keras_binary.report(y, s, from_logits=True, n_bootstrap=300, seed=8)
     assert a.intervals == b.intervals
-    assert a.auc_ci != c.auc_ci
+    assert a.mcc_ci != c.mcc_ci  # bootstrapped
+    assert a.auc_ci == c.auc_ci  # DeLong: no resampling
     for name in _stats.WITH_INTERVAL:
         low, high = a.intervals[name]
         assert low <= a.values[name] <= high, name
@@ -244,8 +248,9 @@ def test_str_is_readable():
     r = keras_binary.report([0, 0, 1, 1, 1], [0.1, 0.7, 0.4, 0.8, 0.9], n_bootstrap=50, name="resnet")
     text = str(r)
     assert text.splitlines()[0].startswith("BinaryReport 'resnet': 5 examples, 3 positive, 2 negative")
-    assert "ROC AUC" in text and "tp=2  fp=1  tn=1  fn=1" in text and "95% percentile" in text
+    assert "ROC AUC" in text and "tp=2  fp=1  tn=1  fn=1" in text and "95%" in text
     assert "0.6667" in text  # the AUC
+    assert "logit DeLong for the AUC" in text and "Wilson for the proportions" in text
     assert "resnet" in repr(r)
 
 

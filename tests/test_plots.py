@@ -54,7 +54,7 @@ def line_by_label(ax, label):
 def test_plot_report_writes_every_file(two_reports, tmp_path):
     fixed, naive = two_reports
     paths = fixed.plot(tmp_path / "new" / "folder", compare=naive)
-    assert set(paths) == {"roc", "pr", "confusion", "reliability", "summary"}
+    assert set(paths) == {"roc", "pr", "confusion", "reliability", "decision_curve", "summary"}
     for name in ("roc", "pr", "confusion", "reliability"):
         assert paths[name] == tmp_path / "new" / "folder" / f"{name}.png"
         assert paths[name].read_bytes()[:8] == PNG_SIGNATURE
@@ -200,7 +200,14 @@ def test_weighted_report_uses_the_weights(tmp_path):
     np.testing.assert_allclose(curve.get_xdata(), fpr)
     (ax,) = plots.confusion_figure(r).axes
     assert "total weight" in ax.get_xlabel()
-    assert sorted(plots.plot_report(r, tmp_path)) == ["confusion", "pr", "reliability", "roc", "summary"]
+    assert sorted(plots.plot_report(r, tmp_path)) == [
+        "confusion",
+        "decision_curve",
+        "pr",
+        "reliability",
+        "roc",
+        "summary",
+    ]
 
 
 def test_missing_matplotlib_is_a_coded_error(two_reports, monkeypatch):

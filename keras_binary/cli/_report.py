@@ -24,7 +24,7 @@ examples:
 
 Each .npz file holds arrays x (inputs) and y (labels, 0/1), and optionally
 sample_weight, e.g. written with np.savez("test.npz", x=x_test, y=y_test).
-Writes roc.png, pr.png, confusion.png, reliability.png and summary.json into
+Writes roc.png, pr.png, confusion.png, reliability.png, decision_curve.png and summary.json into
 --out. Needs scikit-learn and matplotlib: pip install "keras-binary[evaluate]".
 
 exit codes: 0 no error found, 1 diagnose found an error in the model or the
@@ -75,7 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="validation data (arrays x and y) on which --target-sensitivity chooses the threshold",
     )
     parser.add_argument(
-        "--compare", metavar="OTHER.keras", help="a second model, drawn on the same axes for comparison"
+        "--compare",
+        metavar="OTHER.keras",
+        help="a second model: drawn on the same axes, and compared with paired tests "
+        "(DeLong for the AUC, McNemar for sensitivity and specificity)",
     )
     parser.add_argument(
         "--n-bootstrap",

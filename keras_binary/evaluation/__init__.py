@@ -7,6 +7,7 @@
   `BinaryHead(threshold=...)` and applied by `predict_classes`;
 - `calibrate`: temperature scaling in logit space, as a serializable
   `TemperatureScaling` layer;
+- `compare`: two models on one test set, with paired tests (DeLong, McNemar);
 - `encode_labels`: two-valued labels to 0/1 with an explicit positive class.
 
 scikit-learn (and matplotlib, for the plots) are imported only when needed:
@@ -14,6 +15,7 @@ scikit-learn (and matplotlib, for the plots) are imported only when needed:
 """
 
 from keras_binary.evaluation.calibration import Calibration, TemperatureScaling, calibrate
+from keras_binary.evaluation.compare import Comparison, compare
 from keras_binary.evaluation.labels import encode_labels
 from keras_binary.evaluation.report import BinaryReport, report
 from keras_binary.evaluation.threshold import OperatingPoint, predict_classes, select_threshold
@@ -21,9 +23,11 @@ from keras_binary.evaluation.threshold import OperatingPoint, predict_classes, s
 __all__ = [
     "BinaryReport",
     "Calibration",
+    "Comparison",
     "OperatingPoint",
     "TemperatureScaling",
     "calibrate",
+    "compare",
     "encode_labels",
     "predict_classes",
     "report",

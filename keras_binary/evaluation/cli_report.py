@@ -31,6 +31,7 @@ __all__ = ["run"]
 EXIT_OK, EXIT_FOUND_ERROR, EXIT_USAGE = 0, 1, 2
 _PROG = "keras-binary"
 
+
 class _BadInput(Exception):
     """Bad usage or input: one line on stderr, exit code 2."""
 
@@ -139,6 +140,21 @@ def _findings(model: Any, x: Any, y: Any) -> Any:
         return diagnose(model)
 
 
+def _comparison(result: Any, other: Any) -> Any:
+    """The paired comparison of the two models' reports on the same data (`keras_binary.compare`)."""
+    import keras_binary
+
+    return keras_binary.compare(
+        result.y_true,
+        result.y_score,
+        other.y_score,
+        threshold_a=result.threshold,
+        threshold_b=other.threshold,
+        confidence=result.confidence,
+        names=(result.name, other.name),
+    )
+
+
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0] or "model"
 
@@ -159,6 +175,7 @@ def _execute(args: argparse.Namespace, out: IO[str]) -> int:
     if args.compare:
         other = _load_model(args.compare)
         compare = _report(other, data, args, args.data, None, _stem(args.compare))
+    comparison = None if compare is None else _comparison(result, compare)
     diagnosis = _findings(model, data[0], data[1])
     try:
         paths = result.plot(args.out, compare=compare)
@@ -175,6 +192,8 @@ def _execute(args: argparse.Namespace, out: IO[str]) -> int:
             "ok": diagnosis.ok,
         }
     )
+    if comparison is not None:
+        summary["comparison"] = comparison.to_dict()
     paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     if args.json:
         out.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
@@ -192,7 +211,8 @@ def _execute(args: argparse.Namespace, out: IO[str]) -> int:
                 f"(there: sensitivity {selection['sensitivity']:.3f}, specificity {selection['specificity']:.3f})."
             )
         if compare is not None:
-            lines.append(f"compared with {args.compare!r}: AUC {compare.to_dict()['auc']:.3f}.")
+            lines.append(f"compared with {args.compare!r} on the same data (paired tests):")
+            lines.append(str(comparison))
         lines.append(f"{diagnosis.headline()}")
         for finding in diagnosis.findings:
             lines.append(f"  {finding.severity} {finding.code}: {finding.summary}")

@@ -1,4 +1,4 @@
-"""The pictures of a `BinaryReport`: ROC, precision-recall, confusion matrix, reliability.
+"""The pictures of a `BinaryReport`: ROC, precision-recall, confusion matrix, reliability, decision curve.
 
 Each figure has a function that returns a `matplotlib.figure.Figure` (built
 without `pyplot`, so no global state and no display are involved), and
@@ -25,6 +25,7 @@ from keras_binary.evaluation._deps import require
 
 __all__ = [
     "confusion_figure",
+    "decision_curve_figure",
     "plot_report",
     "pr_figure",
     "reliability_bins",
@@ -42,6 +43,7 @@ FILES = {
     "pr": "pr.png",
     "confusion": "confusion.png",
     "reliability": "reliability.png",
+    "decision_curve": "decision_curve.png",
     "summary": "summary.json",
 }
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -455,6 +457,63 @@ def reliability_figure(
 
 
 # ---------------------------------------------------------------------------
+# Decision curve
+
+
+def decision_curve_figure(
+    report: Any, *, compare: Any = None, thresholds: Any = None, title: str = "Decision curve"
+) -> Any:
+    """The decision curve: net benefit against the threshold probability, with "treat all" and "treat none".
+
+    Net benefit (Vickers and Elkin 2006; `BinaryReport.net_benefit`) is the
+    true positives per patient minus the false positives weighted by the
+    odds of the threshold probability: the model is useful where its curve
+    lies above both references. The band is the report's interval.
+
+    Args:
+        report: a `keras_binary.BinaryReport`.
+        compare: another report, or a list of them, drawn on the same axes.
+        thresholds: threshold probabilities in (0, 1); default 0.01 to 0.99.
+        title: the figure's title.
+
+    Returns:
+        A `matplotlib.figure.Figure` with one axis.
+
+    Example:
+
+    >>> import numpy as np, keras_binary
+    >>> r = keras_binary.report(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]), n_bootstrap=0)
+    >>> decision_curve_figure(r).axes[0].get_xlabel()
+    'Threshold probability'
+    """
+    figure = _new_figure()
+    ax = figure.subplots()
+    curve = report.net_benefit(thresholds)
+    t = curve["threshold"]
+    ax.plot(t, curve["treat_all"], color="0.45", lw=1.2, label="treat all")
+    ax.plot(t, curve["treat_none"], color="0.1", lw=1.2, ls="--", label="treat none")
+    top = max(float(np.max(curve["treat_all"])), 0.0)
+    for i, r in enumerate([report, *_as_list(compare)]):
+        nb = curve if i == 0 else r.net_benefit(thresholds)
+        color = _COLORS[i % len(_COLORS)]
+        level = f"{r.confidence:.0%}"
+        ax.fill_between(nb["threshold"], nb["low"], nb["high"], color=color, alpha=0.15, lw=0)
+        ax.plot(
+            nb["threshold"],
+            nb["net_benefit"],
+            color=color,
+            lw=1.8,
+            label=f"{r.name} ({level} interval shaded)",
+        )
+        top = max(top, float(np.max(nb["net_benefit"])))
+    top = top if top > 0 else 0.1
+    ax.set(xlim=(float(t[0]), float(t[-1])), ylim=(-0.15 * top, 1.15 * top))
+    _style(ax, title, "Threshold probability", "Net benefit")
+    _legend_below(ax)
+    return figure
+
+
+# ---------------------------------------------------------------------------
 # Everything into a folder
 
 
@@ -497,7 +556,8 @@ def plot_report(report: Any, out_dir: Any, *, compare: Any = None) -> dict[str, 
     """Writes the report's figures and `summary.json` into `out_dir`.
 
     Files: `roc.png`, `pr.png` (precision-recall), `confusion.png` (at the
-    report's threshold), `reliability.png` and `summary.json` (the report's
+    report's threshold), `reliability.png`, `decision_curve.png` (net
+    benefit, with "treat all" and "treat none") and `summary.json` (the report's
     `to_dict()`, with the comparison reports' under `"compare"`).
 
     Args:
@@ -508,7 +568,7 @@ def plot_report(report: Any, out_dir: Any, *, compare: Any = None) -> dict[str, 
 
     Returns:
         The paths written, by name: `"roc"`, `"pr"`, `"confusion"`,
-        `"reliability"` and `"summary"`.
+        `"reliability"`, `"decision_curve"` and `"summary"`.
 
     Example:
 
@@ -516,7 +576,7 @@ def plot_report(report: Any, out_dir: Any, *, compare: Any = None) -> dict[str, 
     >>> r = keras_binary.report(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]), n_bootstrap=20)
     >>> with tempfile.TemporaryDirectory() as out:
     ...     sorted(p.name for p in plot_report(r, out).values())
-    ['confusion.png', 'pr.png', 'reliability.png', 'roc.png', 'summary.json']
+    ['confusion.png', 'decision_curve.png', 'pr.png', 'reliability.png', 'roc.png', 'summary.json']
     """
     others = _as_list(compare)
     out = pathlib.Path(out_dir)
@@ -526,6 +586,7 @@ def plot_report(report: Any, out_dir: Any, *, compare: Any = None) -> dict[str, 
     save_figure(pr_figure(report, compare=others), paths["pr"])
     save_figure(confusion_figure(report), paths["confusion"])
     save_figure(reliability_figure(report, compare=others), paths["reliability"])
+    save_figure(decision_curve_figure(report, compare=others), paths["decision_curve"])
     summary = {
         **_summary(report),
         "name": report.name,

@@ -1,4 +1,4 @@
-"""`report`: a binary classifier's scores summarised, with bootstrap intervals."""
+"""`report`: a binary classifier's scores summarised, with confidence intervals."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from keras_binary.errors import BinaryConfigError
-from keras_binary.evaluation import _data, _stats
+from keras_binary.evaluation import _data, _delong, _report_intervals, _stats
 from keras_binary.layers import _check_threshold
 
 _LABELS = {
@@ -25,9 +25,12 @@ _LABELS = {
     "specificity": "Specificity",
     "ppv": "PPV (precision)",
     "npv": "NPV",
+    "accuracy": "Accuracy",
     "f1": "F1",
     "mcc": "MCC",
     "balanced_accuracy": "Balanced accuracy",
+    "lr_positive": "LR+",
+    "lr_negative": "LR-",
 }
 
 
@@ -52,6 +55,11 @@ class BinaryReport:
         n_bootstrap: the number of bootstrap resamples (`0`: no intervals).
         seed: the seed of the bootstrap.
         num_bins: the number of equal-width bins of the ECE.
+        proportion_interval: the method of the proportions' intervals.
+        auc_interval: the method of the AUC's interval.
+        target_prevalence: the prevalence the PPV and NPV are at (`None`: the data's).
+        groups: the patient (cluster) of each example, or `None`.
+        methods: a description of each interval's method, by name.
 
     Example:
 
@@ -74,6 +82,11 @@ class BinaryReport:
     n_bootstrap: int = 0
     seed: int | None = 0
     num_bins: int = 15
+    proportion_interval: str = "wilson"
+    auc_interval: str = _report_intervals.DEFAULT_AUC_INTERVAL
+    target_prevalence: float | None = None
+    groups: np.ndarray | None = None
+    methods: dict = dataclasses.field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names that are not fields: the statistics.
@@ -120,6 +133,11 @@ class BinaryReport:
         out["seed"] = self.seed
         out["num_bins"] = int(self.num_bins)
         out["interval_method"] = "stratified percentile bootstrap"
+        out["proportion_interval"] = self.proportion_interval
+        out["auc_interval"] = self.auc_interval
+        out["target_prevalence"] = self.target_prevalence
+        out["n_groups"] = None if self.groups is None else int(np.unique(self.groups).size)
+        out["interval_methods"] = dict(self.methods)
         return out
 
     def __str__(self) -> str:
@@ -129,8 +147,7 @@ class BinaryReport:
             f"BinaryReport {self.name!r}: {v['n']} examples, {v['n_positive']} positive, "
             f"{v['n_negative']} negative (prevalence {_fmt(v['prevalence'])})",
         ]
-        if self.n_bootstrap:
-            lines.append(f"  {'':<22}{'value':>8}   {level} interval")
+        lines.append(f"  {'':<22}{'value':>8}   {level} interval")
         for key in _stats.SCORES:
             lines.append(self._line(key))
         lines.append(f"At threshold {self.threshold:.4g} (a probability above it is a positive):")
@@ -138,23 +155,30 @@ class BinaryReport:
             f"  confusion matrix      tp={_count(v['tp'])}  fp={_count(v['fp'])}  "
             f"tn={_count(v['tn'])}  fn={_count(v['fn'])}"
         )
-        for key in _stats.RATES:
+        for key in _stats.RATES + _stats.RATIOS:
             lines.append(self._line(key))
-        if self.n_bootstrap:
-            lines.append(
-                f"Intervals: {level} percentile, stratified bootstrap (positives and negatives "
-                f"resampled separately), {self.n_bootstrap} resamples, seed {self.seed}."
+        if self.target_prevalence is not None:
+            lines.append(f"PPV and NPV at the stated prevalence {self.target_prevalence:g} (Bayes' theorem).")
+        if self.groups is not None:
+            lines.append(f"Intervals account for {np.unique(self.groups).size} patients (groups).")
+        lines.append(
+            f"Intervals ({level}): {self.methods.get('auc', 'none')} for the AUC, "
+            f"{self.methods.get('sensitivity', 'none')} for the proportions, "
+            + (
+                f"{self.methods.get('brier', 'bootstrap')} ({self.n_bootstrap} resamples, seed {self.seed}) "
+                "for the rest."
+                if self.n_bootstrap
+                else "no bootstrap for the rest (n_bootstrap=0)."
             )
-        else:
-            lines.append("No intervals (n_bootstrap=0).")
+        )
         if any(isinstance(x, float) and math.isnan(x) for x in v.values()):
             lines.append("nan: undefined on these data (e.g. one class only, or no predicted positive).")
         return "\n".join(lines)
 
     def _line(self, key: str) -> str:
         text = f"  {_LABELS[key]:<22}{_fmt(self.values[key]):>8}"
-        if self.n_bootstrap:
-            low, high = self.intervals.get(key, (math.nan, math.nan))
+        low, high = self.intervals.get(key, (math.nan, math.nan))
+        if not (math.isnan(low) and math.isnan(high)):
             text += f"   [{_fmt(low)}, {_fmt(high)}]"
         return text
 
@@ -182,6 +206,108 @@ class BinaryReport:
         from keras_binary.evaluation.plots import plot_report
 
         return plot_report(self, out_dir, compare=compare)
+
+    # --- Clinical utility and calibration (issue 21 item 6); the math is in _clinical.py ---
+
+    def net_benefit(self, thresholds: Any = None) -> dict[str, np.ndarray]:
+        """Decision curve analysis: the net benefit of acting on the model at threshold probabilities.
+
+        `NB(pt) = TP / n - FP / n * pt / (1 - pt)` (Vickers and Elkin 2006),
+        an example treated when its probability is at least `pt` (as in the
+        `dcurves` package), with the references "treat all"
+        (`prevalence - (1 - prevalence) * pt / (1 - pt)`) and "treat none"
+        (0). Intervals: Wald intervals of the mean per-example contribution at
+        the report's `confidence` (the test set a random sample; for an
+        enriched test set net benefit, which depends on the prevalence, does
+        not apply). With the report's `groups`, the intervals are
+        cluster-robust (patients, not images, are the independent units).
+        Weights are frequency weights.
+
+        Args:
+            thresholds: threshold probabilities in (0, 1); default
+                `0.01, 0.02, ..., 0.99`.
+
+        Returns:
+            A dict of float64 arrays, one entry per threshold: `threshold`,
+            `net_benefit`, `low`, `high`, `treat_all`, `treat_all_low`,
+            `treat_all_high`, `treat_none`.
+
+        Raises:
+            BinaryConfigError: `KB375` for thresholds outside (0, 1).
+
+        Example:
+
+        >>> r = keras_binary.report([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], n_bootstrap=0)
+        >>> nb = r.net_benefit([0.5])
+        >>> float(nb["net_benefit"][0]), float(nb["treat_all"][0])
+        (0.0, 0.0)
+        """
+        from keras_binary.evaluation import _clinical
+
+        t = _net_benefit_thresholds(thresholds)
+        return _clinical.net_benefit(
+            self.y_true, self.y_score, self.sample_weight, t, self.confidence, groups=self.groups
+        )
+
+    def _calibration_fit(self, which: str) -> tuple[float, tuple[float, float]]:
+        from keras_binary.evaluation import _clinical
+
+        fit = _clinical.calibration_slope if which == "slope" else _clinical.calibration_intercept
+        lp = _clinical.logit(self.y_score)
+        return fit(self.y_true, lp, self.sample_weight, self.confidence, groups=self.groups)
+
+    @property
+    def calibration_slope(self) -> float:
+        """The calibration slope `b` of `logit P(y=1) = a + b * logit(p)` (1 is perfect; < 1: too extreme).
+
+        Logistic recalibration on the logit (Cox 1958; Van Calster et al.
+        2016), by maximum likelihood; its Wald interval at the report's
+        `confidence` is `calibration_slope_ci` (cluster-robust with the
+        report's `groups`). Probabilities are clipped to
+        `[1e-15, 1 - 1e-15]` before the logit. NaN when the fit has no finite
+        maximum (e.g. complete separation) or with one class only.
+        """
+        return self._calibration_fit("slope")[0]
+
+    @property
+    def calibration_slope_ci(self) -> tuple[float, float]:
+        """The Wald interval of `calibration_slope` (statsmodels' `Logit(...).conf_int()`)."""
+        return self._calibration_fit("slope")[1]
+
+    @property
+    def calibration_intercept(self) -> float:
+        """Calibration-in-the-large: `a` of `logit P(y=1) = a + logit(p)`, the logit an offset (0 is perfect).
+
+        Above 0 the model underestimates the risk on average, below 0 it
+        overestimates it (Van Calster et al. 2016; Steyerberg 2019, ch. 15:
+        the intercept with the slope fixed at 1, not the intercept of the
+        slope's fit). Its Wald interval is `calibration_intercept_ci`.
+        """
+        return self._calibration_fit("intercept")[0]
+
+    @property
+    def calibration_intercept_ci(self) -> tuple[float, float]:
+        """The Wald interval of `calibration_intercept` (statsmodels' `GLM(..., offset=logit(p))`)."""
+        return self._calibration_fit("intercept")[1]
+
+
+def _net_benefit_thresholds(thresholds: Any) -> np.ndarray:
+    """Threshold probabilities for `net_benefit`: default 0.01..0.99, else each in (0, 1) (`KB375`)."""
+    if thresholds is None:
+        return np.round(np.arange(1, 100) / 100, 2)
+    try:
+        t = np.asarray(thresholds, dtype="float64").reshape(-1)
+    except (TypeError, ValueError):
+        t = np.array([np.nan])
+    if t.size == 0 or not np.all((t > 0) & (t < 1)):
+        raise BinaryConfigError(
+            "KB375",
+            "net benefit needs threshold probabilities strictly between 0 and 1.",
+            received=f"thresholds={thresholds!r}",
+            expected="one or more numbers in (0, 1); pt / (1 - pt) is the odds of the harm of a false positive",
+            fix="report.net_benefit([0.05, 0.1, 0.2])",
+        )
+    return t
 
 
 def _plain(value: Any) -> float | None:
@@ -227,6 +353,60 @@ def _check_bootstrap(n_bootstrap: Any, confidence: Any, num_bins: Any) -> None:
         raise bad(f"num_bins={num_bins!r}", "an int >= 1", "keras_binary.report(y, p, num_bins=15)")
 
 
+def _check_intervals(proportion_interval: Any, auc_interval: Any, prevalence: Any) -> None:
+    for arg, value, allowed in (
+        ("proportion_interval", proportion_interval, _report_intervals.PROPORTION_METHODS),
+        ("auc_interval", auc_interval, _report_intervals.AUC_METHODS),
+    ):
+        if not (isinstance(value, str) and value in allowed):
+            raise BinaryConfigError(
+                "KB369",
+                f"unknown interval method {arg}={value!r}.",
+                received=f"{arg}={value!r}",
+                expected=" or ".join(repr(a) for a in allowed),
+                fix=f"keras_binary.report(y, p, {arg}={allowed[0]!r})",
+            )
+    if prevalence is None:
+        return
+    ok = isinstance(prevalence, numbers.Real) and not isinstance(prevalence, bool) and 0 < prevalence < 1
+    if not ok:
+        raise BinaryConfigError(
+            "KB368",
+            "the prevalence for the PPV and NPV must be a probability strictly between 0 and 1.",
+            received=f"prevalence={prevalence!r}",
+            expected="a float in (0, 1): the prevalence of the population the test is for, e.g. 0.02",
+            fix="keras_binary.report(y, p, prevalence=0.02)",
+        )
+
+
+def _group_ids(groups: Any, n: int) -> tuple[np.ndarray, int] | None:
+    """Cluster indices `0..k-1` of `groups` (one per example), or `None`."""
+    if groups is None:
+        return None
+    g = _data.to_numpy(groups)
+    if g.ndim == 2 and g.shape[1] == 1:
+        g = g[:, 0]
+    if g.ndim != 1 or g.shape[0] != n:
+        raise BinaryConfigError(
+            "KB367",
+            "groups must hold one patient (cluster) id per example.",
+            received=f"groups of shape {tuple(g.shape)} for {n} examples",
+            expected=f"shape ({n},): the patient of each example, in the order of y_true",
+            fix="keras_binary.report(y, p, groups=df['patient_id'].to_numpy())",
+        )
+    if g.dtype.kind == "f" and np.isnan(g).any():
+        raise BinaryConfigError(
+            "KB367",
+            "groups must hold one patient (cluster) id per example.",
+            received=f"groups with {int(np.isnan(g).sum())} NaN ids",
+            expected="a patient id for every example (NaN is not an id)",
+            fix="keras_binary.report(y, p, groups=patient_ids)  # fill the missing ids",
+        )
+    _, ids = np.unique(g, return_inverse=True)
+    ids = ids.reshape(-1).astype("int64")
+    return ids, int(ids.max()) + 1 if n else 0
+
+
 def _from_host(
     data: _data.HostData,
     *,
@@ -236,18 +416,33 @@ def _from_host(
     seed: int | None,
     num_bins: int,
     name: str,
+    proportion_interval: str = "wilson",
+    auc_interval: str = _report_intervals.DEFAULT_AUC_INTERVAL,
+    prevalence: float | None = None,
+    groups: Any = None,
 ) -> BinaryReport:
     """Builds a report from canonical host data (see `report`)."""
     y, p, w = data.y_true, data.probability, data.sample_weight
-    values = _stats.point_estimates(y, p, w, threshold, num_bins)
-    intervals: dict = {}
-    if n_bootstrap:
-        resampled = _stats.bootstrap(y, p, w, threshold, n_bootstrap, seed, num_bins)
-        for key in _stats.WITH_INTERVAL:
-            if math.isnan(values[key]):
-                intervals[key] = (math.nan, math.nan)
-            else:
-                intervals[key] = _stats.percentile_interval(resampled[key], confidence)
+    group_ids = _group_ids(groups, y.size)
+    delong = None
+    positive = y == 1
+    if w is None and positive.any() and not positive.all() and auc_interval != "bootstrap":
+        delong = _delong.delong_auc(positive, data.score)  # once, for the AUC and its interval
+    values = _stats.point_estimates(y, p, w, threshold, num_bins, score=data.score, delong=delong)
+    intervals, methods = _report_intervals.compute(
+        data,
+        values,
+        threshold=threshold,
+        confidence=confidence,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        num_bins=num_bins,
+        proportion_interval=proportion_interval,
+        auc_interval=auc_interval,
+        prevalence=prevalence,
+        groups=group_ids,
+        delong=delong,
+    )
     return BinaryReport(
         y_true=y,
         y_score=p,
@@ -260,6 +455,11 @@ def _from_host(
         n_bootstrap=int(n_bootstrap),
         seed=seed,
         num_bins=int(num_bins),
+        proportion_interval=proportion_interval,
+        auc_interval=auc_interval,
+        target_prevalence=None if prevalence is None else float(prevalence),
+        groups=None if groups is None else _data.to_numpy(groups).reshape(-1),
+        methods=methods,
     )
 
 
@@ -282,6 +482,10 @@ def report(
     name: str | None = None,
     batch_size: int | None = None,
     verbose: Any = "auto",
+    proportion_interval: str = "wilson",
+    auc_interval: str = _report_intervals.DEFAULT_AUC_INTERVAL,
+    prevalence: float | None = None,
+    groups: Any = None,
 ) -> BinaryReport:
     """Reports a binary classifier: exact ROC AUC, AP, calibration, and the confusion matrix at a threshold.
 
@@ -351,6 +555,7 @@ def report(
     True
     """
     _check_bootstrap(n_bootstrap, confidence, num_bins)
+    _check_intervals(proportion_interval, auc_interval, prevalence)
     _check_threshold(threshold, "keras_binary.report")
     if _is_model(y_true):
         model = y_true
@@ -383,4 +588,8 @@ def report(
         seed=seed,
         num_bins=num_bins,
         name="model" if name is None else name,
+        proportion_interval=proportion_interval,
+        auc_interval=auc_interval,
+        prevalence=prevalence,
+        groups=groups,
     )

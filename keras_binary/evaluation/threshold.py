@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_binary.errors import BinaryConfigError, BinaryLabelError
 from keras_binary.evaluation import _data
+from keras_binary.evaluation._deps import require
 from keras_binary.layers import _check_threshold
 
 METHODS = ("youden", "sensitivity", "specificity", "f1", "cost")
@@ -33,6 +34,12 @@ class OperatingPoint:
         value: the target rate of `"sensitivity"` and `"specificity"`, else `None`.
         cost_fp: the cost of a false positive (method `"cost"`).
         cost_fn: the cost of a false negative (method `"cost"`).
+        sensitivity_ci: the two-sided Wilson interval of the sensitivity, on
+            the data the threshold was chosen on (so optimistic, like the rate).
+        specificity_ci: the same for the specificity.
+        confidence: the level of the one-sided bound the threshold was chosen
+            with (`select_threshold(..., confidence=...)`), else `None`; the
+            intervals have this level, or 0.95.
 
     Example:
 
@@ -50,23 +57,73 @@ class OperatingPoint:
     value: float | None = None
     cost_fp: float = 1.0
     cost_fn: float = 1.0
+    sensitivity_ci: tuple[float, float] = (math.nan, math.nan)
+    specificity_ci: tuple[float, float] = (math.nan, math.nan)
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
-        """The operating point as plain Python values (NaN as `None`), ready for JSON."""
-        out = dataclasses.asdict(self)
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
+        """The operating point as plain Python values (NaN as `None`, intervals as lists), ready for JSON."""
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            return None if isinstance(v, float) and math.isnan(v) else v
+
+        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
 
     def __repr__(self) -> str:
         target = "" if self.value is None else f", value={self.value:g}"
         costs = f", cost_fp={self.cost_fp:g}, cost_fn={self.cost_fn:g}" if self.method == "cost" else ""
         return (
             f"OperatingPoint(method={self.method!r}{target}{costs}, threshold={self.threshold:.6g}, "
-            f"sensitivity={self.sensitivity:.4f}, specificity={self.specificity:.4f})"
+            f"sensitivity={self.sensitivity:.4f}, specificity={self.specificity:.4f}"
+            + (f", confidence={self.confidence:g})" if self.confidence is not None else ")")
         )
 
 
 def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def check_confidence(confidence: Any, where: str, fix: str) -> None:
+    """Raises `KB373` unless `confidence` is a level in (0, 1).
+
+    Example:
+
+    >>> check_confidence(0.95, "compare", "keras_binary.compare(y, p_a, p_b, confidence=0.95)")
+    >>> check_confidence(95, "compare", "...")
+    Traceback (most recent call last):
+    ...
+    keras_binary.errors.BinaryConfigError: KB373: compare needs a confidence level in (0, 1).
+    ...
+    """
+    if not _is_real(confidence) or not 0.0 < float(confidence) < 1.0:
+        raise BinaryConfigError(
+            "KB373",
+            f"{where} needs a confidence level in (0, 1).",
+            received=f"confidence={confidence!r}",
+            expected="a level in (0, 1), e.g. 0.95",
+            fix=fix,
+        )
+
+
+def _check_confidence(method: Any, confidence: Any) -> None:
+    if confidence is None:
+        return
+    check_confidence(
+        confidence,
+        "select_threshold",
+        "keras_binary.select_threshold(y_val, p_val, method='sensitivity', value=0.95, confidence=0.95)",
+    )
+    if method not in ("sensitivity", "specificity"):
+        raise BinaryConfigError(
+            "KB374",
+            f"method={method!r} has no target rate to bound; confidence applies to 'sensitivity' and "
+            "'specificity' only.",
+            received=f"method={method!r}, confidence={confidence!r}",
+            expected="confidence=None, or method='sensitivity' or 'specificity' with a value",
+            fix="keras_binary.select_threshold(y_val, p_val, method='sensitivity', value=0.95, confidence=0.95)",
+        )
 
 
 def _check_method(method: Any, value: Any, cost_fp: Any, cost_fn: Any) -> None:
@@ -156,6 +213,7 @@ def select_threshold(
     cost_fn: float = 1.0,
     from_logits: bool = False,
     sample_weight: Any = None,
+    confidence: float | None = None,
 ) -> OperatingPoint:
     """Chooses a decision threshold on validation data.
 
@@ -167,6 +225,13 @@ def select_threshold(
     - `"sensitivity"`: the highest specificity among the thresholds whose
       sensitivity is at least `value` (e.g. `0.95` for a screening test);
     - `"specificity"`: the highest sensitivity with specificity at least `value`;
+      with `confidence` (e.g. `0.95`), "at least `value`" means the rate's
+      one-sided exact (Clopper-Pearson) lower confidence bound reaches
+      `value`: what a screening protocol states ("sensitivity >= 0.95 with
+      95 % confidence"). The exact bound never covers less than its level,
+      which the Wilson bound does for rates near 1, where these targets are;
+      a perfect `n / n` reaches `value` only with
+      `n >= log(1 - confidence) / log(value)` positives (59 for 0.95/0.95);
     - `"f1"`: the largest F1 score;
     - `"cost"`: the smallest `cost_fp * FP + cost_fn * FN`.
 
@@ -185,15 +250,24 @@ def select_threshold(
         cost_fn: the cost of a false negative, for `"cost"`.
         from_logits: whether `y_pred` holds logits (the threshold returned is
             still a probability).
-        sample_weight: optional weights, one per example.
+        sample_weight: optional weights, one per example (frequency weights
+            in the intervals and bounds).
+        confidence: for `"sensitivity"` and `"specificity"`, the level of the
+            one-sided lower bound that must reach `value`; `None` (default)
+            compares the rate itself.
 
     Returns:
-        An `OperatingPoint` with `.threshold`, `.sensitivity`, `.specificity`.
+        An `OperatingPoint` with `.threshold`, `.sensitivity`, `.specificity`,
+        and their Wilson intervals `.sensitivity_ci`, `.specificity_ci` (on
+        the data the threshold was chosen on, at level `confidence` or 0.95).
 
     Raises:
-        BinaryConfigError: `KB362` for an unknown method or a bad target.
+        BinaryConfigError: `KB362` for an unknown method or a bad target,
+            `KB373` for a confidence outside (0, 1), `KB374` for a confidence
+            with a method without a target.
         BinaryLabelError: `KB215` with one class only, `KB216` when no
-            threshold reaches the target.
+            threshold reaches the target, `KB235` when no threshold's lower
+            bound reaches it (the message says how many examples would be needed).
 
     Example:
 
@@ -204,6 +278,10 @@ def select_threshold(
     (0.35, 1.0, 0.75)
     """
     _check_method(method, value, cost_fp, cost_fn)
+    _check_confidence(method, confidence)
+    require("scipy.stats", "keras_binary.select_threshold")
+    from keras_binary.evaluation import _clinical  # SciPy, imported when needed
+
     data = _data.canonical_numpy(y_true, y_pred, from_logits=from_logits, sample_weight=sample_weight)
     y, p = data.y_true, data.probability
     w = np.ones_like(p) if data.sample_weight is None else data.sample_weight
@@ -218,6 +296,16 @@ def select_threshold(
         score = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1e-300), 0.0)
     elif method == "cost":
         score = -(cost_fp * fp + cost_fn * fn)
+    elif confidence is not None:
+        count, total = (tp, positives) if method == "sensitivity" else (tn, negatives)
+        bound = np.where(
+            count > 0,
+            _clinical.stats.beta.ppf(1.0 - confidence, np.maximum(count, 1e-300), total - count + 1),
+            0.0,
+        )
+        score = np.where(bound >= value, spec if method == "sensitivity" else sens, -np.inf)
+        if not np.isfinite(score).any():
+            raise _bound_unreachable(method, value, confidence, total, float(np.max(bound)))
     elif method == "sensitivity":
         score = np.where(sens >= value, spec, -np.inf)
     else:
@@ -235,6 +323,7 @@ def select_threshold(
     best = len(score) - 1 - int(np.argmax(score[::-1]))  # ties: the highest threshold
     threshold = float(t[best])
     tp_, fp_, tn_, fn_ = (float(a[0]) for a in _confusion(y, p, w, np.array([threshold])))
+    level = 0.95 if confidence is None else float(confidence)
     return OperatingPoint(
         threshold=threshold,
         sensitivity=tp_ / positives,
@@ -245,6 +334,32 @@ def select_threshold(
         value=None if value is None else float(value),
         cost_fp=float(cost_fp),
         cost_fn=float(cost_fn),
+        sensitivity_ci=_clinical.wilson_interval(tp_, positives, level),
+        specificity_ci=_clinical.wilson_interval(tn_, negatives, level),
+        confidence=None if confidence is None else float(confidence),
+    )
+
+
+def _bound_unreachable(
+    method: str, value: float, confidence: float, total: float, best: float
+) -> BinaryLabelError:
+    """`KB235`: no threshold's exact lower bound reaches the target; says how many examples would be needed."""
+    from keras_binary.evaluation import _clinical
+
+    kind = "positives" if method == "sensitivity" else "negatives"
+    needed = _clinical.positives_needed(float(value), float(confidence))
+    need = (
+        f"no number of {kind} can show a rate of 1 with confidence < 1"
+        if math.isinf(needed)
+        else f"at least {needed} {kind}, even if every one is classified correctly"
+    )
+    return BinaryLabelError(
+        "KB235",
+        f"no threshold has a {method} whose one-sided {100 * confidence:g}% lower confidence bound "
+        f"reaches {value:g}: {need}.",
+        received=f"{total:g} {kind}; the highest lower bound is {best:.4g}",
+        expected=f"a one-sided exact lower bound >= {value:g}",
+        fix=f"validate on more {kind} (at least {needed}), or lower value or confidence",
     )
 
 
