@@ -164,7 +164,9 @@ def is_guarded(model: keras.Model) -> bool:
         from keras_binary.guard import _scope
 
         binary = _scope.is_binary(model)
-        guarded, cache = bool(binary), binary is not None
+        # Undecided on a model the call will build (a Sequential without keras.Input): guarded, and
+        # judged again once built (`_before_first_step`).
+        guarded, cache = bool(binary) or (binary is None and not model.built), binary is not None
     if cache:
         model.__dict__[_DECISION] = (compiled[0], compiled[1], guarded, scope)
     return guarded
@@ -218,6 +220,13 @@ def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict)
         from keras_binary.guard import _scope
 
         _scope.check_before_first_step(model, name, args, kwargs)
+        if not model.built:  # an unbuilt Sequential: judged again once the call builds it
+
+            def check_built() -> None:
+                if _scope.is_binary(model):
+                    _scope.check_before_first_step(model, name, args, kwargs)
+
+            _check_graph_when_built(model, name, check_built)
         return
     _check_graph(model)
     _check_graph_when_built(model, name)
@@ -259,7 +268,7 @@ def _check_graph(model: keras.Model) -> None:
 _BUILD_HOOK = "_keras_binary_graph_hook"
 
 
-def _check_graph_when_built(model: keras.Model, name: str) -> None:
+def _check_graph_when_built(model: keras.Model, name: str, check: Callable | None = None) -> None:
     """Checks the graph of a model that the call itself builds, before any weight is updated.
 
     A `Sequential` model without `keras.Input` has no graph before `fit`:
@@ -268,7 +277,8 @@ def _check_graph_when_built(model: keras.Model, name: str) -> None:
     step (TensorFlow), in both cases before any step runs. The check runs
     right after that build, once, on the built model: no extra step, and no
     weight changed before it (a `BinaryModelError` raised while TensorFlow
-    traces passes through as itself). `name` is the guarded method.
+    traces passes through as itself). `name` is the guarded method; `check`
+    replaces the graph check (a plain-Keras model under "all" runs its own).
     """
     del name  # every method builds the model the same way
     if model.built or model.__dict__.get(_BUILD_HOOK):
@@ -284,7 +294,7 @@ def _check_graph_when_built(model: keras.Model, name: str) -> None:
             if model.__dict__.get("build") is build_and_check:
                 model.__dict__["build"] = build
             try:
-                _check_graph(model)
+                (check or functools.partial(_check_graph, model))()
             except Exception as error:
                 _raise_before_steps(model, error)
                 raise
