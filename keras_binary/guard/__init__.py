@@ -30,7 +30,7 @@ import keras
 from keras_binary import _runtime, config
 from keras_binary.guard._errors import coded_error
 from keras_binary.guard._labels import check_labels
-from keras_binary.guard._steps import StepWatcher, watch
+from keras_binary.guard._steps import StepWatcher, check_poison, raise_failure, watch
 
 __all__ = ["check_labels", "coded_error", "install", "is_guarded"]
 
@@ -50,10 +50,19 @@ _DECISION = "_keras_binary_guard_decision"
 
 
 def install() -> None:
-    """Wraps `keras.Model.fit`, `evaluate`, `train_on_batch` and `test_on_batch`, once.
+    """Wraps `fit`, `evaluate`, `train_on_batch` and `test_on_batch` of Keras's trainer, once.
 
     Called when keras_binary is imported (unless `KERAS_BINARY_FIT_GUARD=0`),
     and by `keras_binary.config.set_fit_guard(True)`.
+
+    The wrapper goes on the backend trainer class that defines each method
+    (`keras.Model`'s base), not on `keras.Model` itself: a library that
+    patches `keras.Model.fit` (MLflow's autologging) and later restores it,
+    by putting its stored original back or by deleting its own attribute,
+    then restores the guarded method. A patch that such a library made
+    before keras_binary was imported, and the original it stored
+    (`_gorilla_original_fit`, MLflow's naming), are wrapped too: a wrapper
+    inside a wrapper runs the guard once (the outer one).
 
     Example:
 
@@ -63,17 +72,33 @@ def install() -> None:
     True
     """
     for name in _METHODS:
-        method = getattr(keras.Model, name)
-        if getattr(method, _ORIGINAL, None) is None:
-            setattr(keras.Model, name, _guarded(name, method))
+        for owner in keras.Model.__mro__[1:]:
+            if name in owner.__dict__:
+                _wrap_attribute(owner, name, name)
+                break
+        for attribute in (name, _PATCHED_ORIGINAL % name):
+            if attribute in keras.Model.__dict__:
+                _wrap_attribute(keras.Model, attribute, name)
+
+
+# Where MLflow's patching library (gorilla) keeps the method it replaced.
+_PATCHED_ORIGINAL = "_gorilla_original_%s"
+
+
+def _wrap_attribute(owner: type, attribute: str, name: str) -> None:
+    method = owner.__dict__[attribute]
+    if callable(method) and getattr(method, _ORIGINAL, None) is None:
+        setattr(owner, attribute, _guarded(name, method))
 
 
 def _guarded(name: str, method: Callable) -> Callable:
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if not config.fit_guard_enabled() or self.__dict__.get(_ACTIVE) or not is_guarded(self):
+        if not config.fit_guard_enabled() or self.__dict__.get(_ACTIVE):
             return method(self, *args, **kwargs)
-        return _run_guarded(self, name, method, args, kwargs)
+        if is_guarded(self) or _checks_traced(self):
+            return _run_guarded(self, name, method, args, kwargs)
+        return _run_unguarded(self, method, args, kwargs)
 
     setattr(wrapper, _ORIGINAL, method)
     return wrapper
@@ -81,7 +106,7 @@ def _guarded(name: str, method: Callable) -> Callable:
 
 def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, kwargs: dict) -> Any:
     model.__dict__[_ACTIVE] = True
-    _runtime.GUARDED_CALLS.append(model)
+    _runtime.enter_call(model)
     try:
         _before_first_step(model, name, args, kwargs)
         watchers = _watch_steps(model, name)
@@ -106,7 +131,45 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
         raise coded from error
     finally:
         model.__dict__.pop(_ACTIVE, None)
-        _runtime.GUARDED_CALLS.remove(model)
+        _runtime.exit_call()
+
+
+def _checks_traced(model: keras.Model) -> bool:
+    """Whether a keras_binary check was traced into the steps of `model` as compiled now.
+
+    A keras_binary loss inside the user's own loss (a lambda, a `Loss`
+    subclass) or metrics kept from an earlier `compile` hold checks that the
+    compile configuration does not show; `_runtime` notes them when the
+    step is traced, and the model is guarded from then on.
+    """
+    return model.__dict__.get(_runtime.CHECKS_TRACED, _NOT_TRACED) is getattr(model, "_compile_loss", None)
+
+
+_NOT_TRACED = object()
+
+
+def _run_unguarded(model: keras.Model, method: Callable, args: tuple, kwargs: dict) -> Any:
+    """Keras's method for a model compiled without keras_binary objects, as far as its configuration shows.
+
+    Its steps may still hold checks (`_checks_traced`): an error that carries
+    a code reaches the caller as the coded class, and the failures of checks
+    traced in this call are raised when it ends.
+    """
+    _runtime.enter_call(model)
+    try:
+        result = method(model, *args, **kwargs)
+    except Exception as error:
+        coded = coded_error(error)
+        if coded is None or coded is error:
+            raise
+        raise coded from error
+    finally:
+        _runtime.exit_call()
+    if _checks_traced(model):
+        raise_failure(model)
+        if keras.backend.backend() == "tensorflow":
+            check_poison(model)
+    return result
 
 
 def _watch_steps(model: keras.Model, name: str) -> list[StepWatcher]:
