@@ -246,7 +246,9 @@ def _poison_record(tf: Any, size: int, make_error: ErrorFactory, owner: Any) -> 
     entry = records.get(key)
     if entry is None:
         with tf.init_scope():  # created eagerly, once, and captured by every step
-            record = tf.Variable(tf.zeros((size + 1,), tf.float32), trainable=False, name="keras_binary_poison")
+            record = tf.Variable(
+                tf.zeros((size + 1,), tf.float32), trainable=False, name="keras_binary_poison"
+            )
         entry = records[key] = (record, make_error)
     return entry[0]
 
