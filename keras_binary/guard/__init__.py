@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 
 from keras_binary import _runtime, config
 from keras_binary.guard._errors import coded_error
@@ -259,15 +260,50 @@ def _fit_argument(name: str, args: tuple, kwargs: dict, argument: str) -> Any:
 def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict) -> None:
     """The host checks: graph errors of `diagnose`, then every label of an array `y`."""
     _check_graph(model)
+    y = _fit_argument(name, args, kwargs, "y")
+    if not _plainly_binary(y):
+        check_labels(y, one_hot_pairs=_one_hot_pairs(model))
+    if name == "fit":
+        validation = _fit_argument(name, args, kwargs, "validation_data")
+        if isinstance(validation, (tuple, list)) and len(validation) >= 2:
+            check_labels(validation[1], one_hot_pairs=_one_hot_pairs(model), name="validation_data y")
+
+
+# Labels up to this size take the short test of `_plainly_binary`; larger
+# arrays go to `check_labels`'s chunked single pass.
+_SHORT_TEST_MAX = 1 << 16
+
+
+def _plainly_binary(y: Any) -> bool:
+    """Whether `y` is a NumPy array of numbers in [0, 1], one per row: labels `check_labels` passes.
+
+    `train_on_batch` in a custom loop or a GAN checks one batch per call:
+    the minimum and the maximum of a small array cost a few microseconds,
+    the full check's dispatch (dtype, shape and pair rules) several times that.
+    """
+    if type(y) is not np.ndarray or y.dtype.kind not in "biuf" or not 0 < y.size <= _SHORT_TEST_MAX:
+        return False
+    if y.ndim >= 2 and y.shape[-1] != 1:
+        return False
+    return bool(y.min() >= 0) and bool(y.max() <= 1)  # NaN fails both
+
+
+# Attribute on a model: the compiled loss and metrics `_one_hot_pairs` was decided for, and the decision.
+_PAIRS = "_keras_binary_one_hot_pairs"
+
+
+def _one_hot_pairs(model: keras.Model) -> bool:
+    """Whether `(N, 2)` labels are one-hot rows for `model` (no multi-label keras_binary object); cached per compile."""
+    key = (getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None))
+    cached = model.__dict__.get(_PAIRS)
+    if cached is not None and cached[0] is key[0] and cached[1] is key[1]:
+        return cached[2]
     pairs = not any(
         getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False)
         for o in _keras_binary_objects(model)
     )
-    check_labels(_fit_argument(name, args, kwargs, "y"), one_hot_pairs=pairs)
-    if name == "fit":
-        validation = _fit_argument(name, args, kwargs, "validation_data")
-        if isinstance(validation, (tuple, list)) and len(validation) >= 2:
-            check_labels(validation[1], one_hot_pairs=pairs, name="validation_data y")
+    model.__dict__[_PAIRS] = (*key, pairs)
+    return pairs
 
 
 # Findings the shape contract raises itself, as a coded `BinaryShapeError`

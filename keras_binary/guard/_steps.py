@@ -37,6 +37,8 @@ from keras_binary.guard._errors import coded_error
 
 # Marks a step function the guard has wrapped.
 _WRAPPED = "_keras_binary_watcher"
+# Attribute on a model: whether one of its steps ran outside a guarded call (or none was watched yet).
+_UNWATCHED = "_keras_binary_unwatched"
 
 
 def needs_watcher(model: keras.Model) -> bool:
@@ -68,6 +70,7 @@ class StepWatcher:
 
     def __call__(self, *args: Any) -> Any:
         if not self.active:
+            self.model.__dict__[_UNWATCHED] = True  # a step ran unwatched: its records may hold counts
             return self.step(*args)
         self.calls += 1
         if self.backend == "jax":
@@ -85,7 +88,11 @@ class StepWatcher:
         self.pending.clear()
         self.active = True
         if self.backend == "tensorflow":
-            reset_poison(self.model)
+            # Counts left by steps that ran unwatched (the guard off); a
+            # watched step's count is read, and zeroed, right after it.
+            if self.model.__dict__.pop(_UNWATCHED, True):
+                reset_poison(self.model)
+                self.model.__dict__[_UNWATCHED] = False
         else:
             _runtime.take_failure(self.model)
 
@@ -100,8 +107,6 @@ class StepWatcher:
             for logs in pending:
                 _wait_jax(logs, self.model)
             raise_failure(self.model)
-        elif self.backend == "tensorflow":
-            check_poison(self.model)
 
 
 def _install(model: keras.Model, attribute: str, watcher: StepWatcher) -> None:
