@@ -106,12 +106,41 @@ def run_tensorflow() -> dict:
     distributed = _build_and_train(strategy.scope())
     control = _build_and_train(loss_scale=0.5)
     return {
+        "later_xla_loss": _xla_after_a_strategy(strategy),
         "replicas": strategy.num_replicas_in_sync,
         "single": single,
         "distributed": distributed,
         "control": control,
         "replica_losses": _replica_losses(strategy),
     }
+
+
+def _xla_after_a_strategy(strategy) -> float:
+    """A bad XLA fit under the 2-replica strategy, then a good XLA fit outside it: its last loss.
+
+    The poison record of a step traced under the strategy used to be the
+    process's one, and broke every later `jit_compile=True` fit.
+    """
+    import keras
+    import tensorflow as tf
+
+    import keras_binary as kb
+
+    x, y, _ = _data()
+    with strategy.scope():
+        model = keras.Sequential(
+            [keras.Input((3, 3, 4)), keras.layers.Flatten(), keras.layers.Dense(1, "sigmoid")]
+        )
+        model.compile(optimizer="sgd", loss=kb.SafeBCE(), jit_compile=True)
+        try:  # Keras's own XLA step fails on replicated variables of 2 logical CPUs; any error will do
+            model.fit(tf.data.Dataset.from_tensor_slices((x, y + 1)).batch(GLOBAL_BATCH), verbose=0)
+        except Exception:  # noqa: BLE001, S110 - what comes after is the test
+            pass
+    later = keras.Sequential(
+        [keras.Input((3, 3, 4)), keras.layers.Flatten(), keras.layers.Dense(1, "sigmoid")]
+    )
+    later.compile(optimizer="sgd", loss=kb.SafeBCE(), jit_compile=True)
+    return float(later.fit(x, y, batch_size=GLOBAL_BATCH, verbose=0).history["loss"][-1])
 
 
 def _replica_losses(strategy) -> dict:
@@ -268,6 +297,11 @@ def tf_result(tmp_path_factory) -> dict:
 def test_mirrored_strategy_matches_single_device(tf_result):
     assert tf_result["replicas"] == 2
     _assert_same_training(tf_result)
+
+
+@pytest.mark.slow
+def test_xla_fit_after_a_strategy_trains(tf_result):
+    assert np.isfinite(tf_result["later_xla_loss"])
 
 
 @pytest.mark.slow
