@@ -179,14 +179,17 @@ def raise_failure(model: keras.Model) -> None:
         raise error
 
 
-def reset_poison(model: keras.Model) -> None:
-    """Zeroes the counts of `model`'s TensorFlow poison records."""
+def reset_poison(model: keras.Model | None = None) -> None:
+    """Zeroes the counts of `model`'s TensorFlow poison records (`None`: those traced outside the guard)."""
     for record, _ in _runtime.poison_records(model):
         record.assign(np.zeros(record.shape, "float32"))
 
 
-def check_poison(model: keras.Model) -> None:
-    """Raises the coded error of a step of `model` that a value check poisoned (TensorFlow XLA)."""
+def check_poison(model: keras.Model | None = None) -> None:
+    """Raises the coded error of a step of `model` that a value check poisoned (TensorFlow XLA).
+
+    `None`: the records of steps traced outside a guarded call.
+    """
     for record, make_error in _runtime.poison_records(model):
         values = np.asarray(record.numpy())
         if values[0] > 0:
