@@ -334,7 +334,7 @@ def test_jax_data_parallel_bad_batch_raises_the_coded_error(tmp_path):
 
     if keras.backend.backend() != "jax":
         pytest.skip("keras.distribution.DataParallel is implemented for JAX only; runs in the jax pass")
-    result = _subprocess("jax", tmp_path, mode="jax_bad", timeout=90)
+    result = _subprocess("jax", tmp_path, mode="jax_bad", timeout=180)
     assert result == {"pydataset": "KB202", "generator": "KB202", "metric_only": "KB202"}
 
 
