@@ -119,7 +119,7 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
             failure = None
             for watcher in watchers:
                 try:
-                    watcher.finish(model)
+                    watcher.finish(model, synced=name.endswith("_on_batch"))
                 except Exception as error:  # noqa: BLE001 - re-raised below, after the others
                     failure = failure or error
         if failure is not None:

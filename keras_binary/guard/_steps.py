@@ -96,15 +96,19 @@ class StepWatcher:
         else:
             _runtime.take_failure(self.model)
 
-    def finish(self, model: keras.Model | None = None) -> None:
-        """Called when a guarded call ends: waits for the steps still in flight."""
+    def finish(self, model: keras.Model | None = None, synced: bool = False) -> None:
+        """Called when a guarded call ends: waits for the steps still in flight.
+
+        `synced`: Keras has read the logs of every step already
+        (`train_on_batch`, `test_on_batch`), so there is nothing to wait for.
+        """
         self.active = False
         if self.unhook is not None:
             self.unhook()
             self.unhook = None
         pending, self.pending = list(self.pending), deque()
         if self.backend == "jax":
-            for logs in pending:
+            for logs in [] if synced else pending:
                 _wait_jax(logs, self.model)
             raise_failure(self.model)
 
