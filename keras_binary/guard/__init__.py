@@ -1,9 +1,10 @@
 """The fit guard: no bad batch gets through `fit`, `evaluate` or `train_on_batch`.
 
-Importing keras_binary wraps four public methods of `keras.Model`: `fit`,
-`evaluate`, `train_on_batch` and `test_on_batch` (the pattern of MLflow's and
-Weights & Biases' Keras autologging; docs/guard.md says why this and not a
-callback). For a model compiled with no keras_binary loss or metric, or with
+Importing keras_binary wraps four public methods that `keras.Model` inherits
+from the backend trainer: `fit`, `evaluate`, `train_on_batch` and
+`test_on_batch` (the pattern of MLflow's and Weights & Biases' Keras
+autologging, one class below theirs, so that their restoring `fit` keeps the
+guard; docs/guard.md says why this and not a callback). For a model compiled with no keras_binary loss or metric, or with
 the guard off (`keras_binary.config.set_fit_guard(False)`), the wrapper
 calls Keras's method and nothing else. For the others it:
 
