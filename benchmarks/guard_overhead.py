@@ -14,6 +14,11 @@
     does: graph checks once per compile, the host label check on every
     `fit`, no change to the step) against the same model unguarded, same
     protocol. Target: <= 1.02.
+(d) `train_on_batch`, the call a GAN or a custom loop makes every step: a
+    32-64-1 MLP, batch 1024 (a step of about 0.6 ms), `SafeBCE(validate=True)`
+    guarded against the same model with the guard off, `TOB_CALLS` calls per
+    repetition, interleaved. Target: <= 1.02 (the guard's fixed cost per
+    call: the host label check of the batch, the step watcher).
 (b) The host label check (`keras_binary.guard.check_labels`) on 10 million
     valid float32 labels, against one `np.max` over them (a single reduction
     pass, the floor). Target: <= 2.5 (the check does a minimum and a maximum
@@ -49,6 +54,8 @@ STEPS = 20
 TARGET = 1.05
 PLAIN_TARGET = 1.02
 CHECK_TARGET = 2.5
+TOB_CALLS = 200
+TOB_TARGET = 1.02
 
 
 def build(loss, **compile_kwargs) -> keras.Model:
@@ -126,6 +133,37 @@ def plain_overhead(repeats: int, **compile_kwargs) -> tuple[float, float, float]
             (guarded if scope == "all" else plain).append(time_plain(model, x, y, scope))
     ratio = statistics.median(a / b for a, b in zip(guarded, plain, strict=True))
     return statistics.median(guarded), statistics.median(plain), ratio
+def train_on_batch_overhead(repeats: int, **compile_kwargs) -> tuple[float, float, float]:
+    """Median ms per guarded and unguarded `train_on_batch` call, and the median ratio."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, 32)).astype("float32")
+    y = rng.integers(0, 2, size=BATCH).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((32,)), keras.layers.Dense(64, "relu"), keras.layers.Dense(1, "sigmoid")]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(1e-3), loss=keras_binary.SafeBCE(validate=True), **compile_kwargs
+    )
+
+    def run(guard: bool) -> float:
+        keras_binary.config.set_fit_guard(guard)
+        start = time.perf_counter()
+        for _ in range(TOB_CALLS):
+            model.train_on_batch(x, y)
+        seconds = time.perf_counter() - start
+        keras_binary.config.set_fit_guard(True)
+        return seconds / TOB_CALLS * 1000
+
+    run(True), run(False)  # compile and warm up
+    guarded, off = [], []
+    for r in range(repeats):
+        if r % 2 == 0:
+            guarded.append(run(True)), off.append(run(False))
+        else:
+            off.append(run(False)), guarded.append(run(True))
+    ratio = statistics.median(a / b for a, b in zip(guarded, off, strict=True))
+    return statistics.median(guarded), statistics.median(off), ratio
 
 
 def label_check(repeats: int) -> tuple[float, float, float]:
@@ -145,6 +183,7 @@ def label_check(repeats: int) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only-train-on-batch", action="store_true", help="part (d) only")
     args = parser.parse_args()
     repeats = 5 if args.quick else 15
     backend = keras.backend.backend()
@@ -153,6 +192,15 @@ def main() -> None:
     )
     print(f"backend {backend}, batch {BATCH}, {STEPS} steps per fit, {repeats} interleaved repetitions")
     for label, kwargs in settings:
+        if args.only_train_on_batch:
+            guarded_ms, off_ms, ratio = train_on_batch_overhead(repeats, **kwargs)
+            print(
+                f"(d) train_on_batch, {backend} {label}: guarded {guarded_ms:.3f} ms, guard off {off_ms:.3f} ms"
+            )
+            print(
+                f"RESULT name=train_on_batch_{label}_guard ratio={ratio:.3f} target={TOB_TARGET} reference=guard_off"
+            )
+            continue
         figures = step_overhead(repeats, **kwargs)
         print(f"(a) fit step per step, {backend} {label}")
         print("  variant                 median ms   ratio  target")
@@ -176,6 +224,15 @@ def main() -> None:
         print(
             f"RESULT name=fit_step_{label}_plain_all ratio={ratio:.3f} target={PLAIN_TARGET} reference=unguarded"
         )
+        guarded_ms, off_ms, ratio = train_on_batch_overhead(repeats, **kwargs)
+        print(
+            f"(d) train_on_batch, 32-64-1 MLP, {backend} {label}: guarded {guarded_ms:.3f} ms, guard off {off_ms:.3f} ms"
+        )
+        print(
+            f"RESULT name=train_on_batch_{label}_guard ratio={ratio:.3f} target={TOB_TARGET} reference=guard_off"
+        )
+    if args.only_train_on_batch:
+        return
     ms, floor_ms, ratio = label_check(repeats)
     print(f"(b) host label check on 10,000,000 float32 labels: {ms:.2f} ms (one np.max: {floor_ms:.2f} ms)")
     print(f"RESULT name=label_check_10M ratio={ratio:.3f} target={CHECK_TARGET} reference=np_max ms={ms:.2f}")

@@ -35,6 +35,7 @@ What the caller sees:
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -118,12 +119,14 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory, confirm: C
         if bool(bad):
             _raise_from(make_error, _host_values(stats, lambda t: np.asarray(t)))
         return None
+    _traced_for(current_owner())
     if _in_xla_context():
         # XLA cannot call Python: the loss becomes NaN (the caller folds
         # `bad`) and the failed check's summary goes to the poison record,
         # which the fit guard reads at the next step boundary.
-        failed = _record_poison(tf, bad, stats, confirm)
-        if not GUARDED_CALLS:
+        owner = current_owner()
+        failed = _record_poison(tf, bad, stats, confirm, make_error, owner)
+        if owner is None:
             warnings.warn(
                 "keras_binary: validate=True cannot raise inside an XLA-compiled "
                 "step (jit_compile=True) outside the fit guard; invalid labels or "
@@ -147,22 +150,70 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory, confirm: C
     return None
 
 
-# Guarded calls in progress (the fit guard counts them): a step traced inside
-# one needs no warning, since the guard turns its poison into the error.
-GUARDED_CALLS: list[object] = []
+# The models whose guarded calls are in progress on this thread, innermost
+# last (the fit guard's wrapper pushes them). A check traced inside one
+# belongs to that model's step: its failures go to the model (a poison record
+# under XLA, a list of errors on JAX), where the guard reads them at the next
+# step boundary, and it needs no warning.
+_CALLS = threading.local()
 
-# Summary length -> the TensorFlow variable that XLA steps write a failed
-# check's summary into: `[count of bad batches, *summary]`.
-_POISON_RECORDS: dict[int, Any] = {}
+# Attributes on a model: whether a check was traced into one of its steps;
+# its failed checks not yet raised (JAX); its poison records (TensorFlow XLA).
+CHECKS_TRACED = "_keras_binary_checks_traced"
+_FAILURES = "_keras_binary_failures"
+_RECORDS = "_keras_binary_poison"
 
 
-def _record_poison(tf: Any, bad: Any, stats: Any, confirm: Confirm | None) -> Any:
+def enter_call(model: Any) -> None:
+    """Marks the start of a call of `model` by the fit guard, on this thread."""
+    stack = getattr(_CALLS, "stack", None)
+    if stack is None:
+        stack = _CALLS.stack = []
+    stack.append(model)
+
+
+def exit_call() -> None:
+    """Marks the end of the innermost call of `enter_call`."""
+    _CALLS.stack.pop()
+
+
+def current_owner() -> Any:
+    """The model whose call by the fit guard is in progress on this thread, or `None`."""
+    stack = getattr(_CALLS, "stack", None)
+    return stack[-1] if stack else None
+
+
+def _traced_for(owner: Any) -> None:
+    # Noted with the compiled loss of the step, so that a later `compile`
+    # forgets it (the guard compares the two).
+    if owner is not None:
+        owner.__dict__[CHECKS_TRACED] = getattr(owner, "_compile_loss", None)
+
+
+def take_failure(model: Any) -> Exception | None:
+    """The first failed check of `model`'s steps not raised yet (JAX), forgetting all of them."""
+    failures = model.__dict__.get(_FAILURES)
+    if not failures:
+        return None
+    error = failures[0]
+    failures.clear()
+    return error
+
+
+# Summary length -> the TensorFlow variable that XLA steps traced outside a
+# guarded call write a failed check's summary into: `[count, *summary]`.
+_POISON_RECORDS: dict[Any, Any] = {}
+
+
+def _record_poison(
+    tf: Any, bad: Any, stats: Any, confirm: Confirm | None, make_error: ErrorFactory, owner: Any
+) -> Any:
     # The record is written in every step, outside the branch: a variable
     # assigned inside an XLA conditional made every step ~1.8x slower
     # (benchmarks/loss_overhead.py, 4M logits), taken or not. The branch only
     # computes the summary; a healthy step rewrites the record as it was.
     size = _summary_size(tf, stats)
-    record = _poison_record(tf, size)
+    record = _poison_record(tf, size, make_error, owner)
 
     def summarise():
         values = tf.cast(tf.reshape(_values(stats), (-1,)), tf.float32)
@@ -184,17 +235,26 @@ def _summary_size(tf: Any, stats: Any) -> int:
     return int(tf.reshape(stats, (-1,)).shape[0])
 
 
-def _poison_record(tf: Any, size: int) -> Any:
-    record = _POISON_RECORDS.get(size)
-    if record is None:
+def _poison_record(tf: Any, size: int, make_error: ErrorFactory, owner: Any) -> Any:
+    # One record per model and per check (its message: a metric's failure is
+    # reported as the metric's), so that a model is never stopped by another
+    # model's bad batch (threads), nor by a record made under another model's
+    # distribution strategy.
+    source = getattr(make_error, "keywords", {}).get("source")
+    key = (size, repr(source))
+    records = _POISON_RECORDS if owner is None else owner.__dict__.setdefault(_RECORDS, {})
+    entry = records.get(key)
+    if entry is None:
         with tf.init_scope():  # created eagerly, once, and captured by every step
-            record = tf.Variable(tf.zeros((size + 1,), tf.float32), trainable=False, name="keras_binary_poison")
-        _POISON_RECORDS[size] = record
-    return record
+            record = tf.Variable(
+                tf.zeros((size + 1,), tf.float32), trainable=False, name="keras_binary_poison"
+            )
+        entry = records[key] = (record, make_error)
+    return entry[0]
 
 
-def poison_records() -> list[Any]:
-    """The TensorFlow poison records: `[count, *summary]` float32 variables.
+def poison_records(model: Any = None) -> list[tuple[Any, ErrorFactory]]:
+    """The TensorFlow poison records of `model`: `[count, *summary]` float32 variables.
 
     Under XLA a failed value check cannot raise; it adds 1 to its record's
     count and writes the batch's summary (`_value_checks.STATS`) after it. The
@@ -202,10 +262,16 @@ def poison_records() -> list[Any]:
     boundaries; a count above zero is a poisoned step, never a model that
     diverged on its own.
 
+    Args:
+        model: the model whose steps wrote them; `None` for the records of
+            steps traced outside a guarded call.
+
     Returns:
-        The records created so far (none outside TensorFlow XLA).
+        `(record, make_error)` pairs: the variable and what builds its
+        check's error from the summary (none outside TensorFlow XLA).
     """
-    return list(_POISON_RECORDS.values())
+    records = _POISON_RECORDS if model is None else model.__dict__.get(_RECORDS, {})
+    return list(records.values())
 
 
 def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
@@ -223,15 +289,30 @@ def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
     # makes every run of the compiled step ~0.4 ms slower on CPU (measured on
     # an MLP training step, benchmarks/loss_overhead.py), taken or not; a pure
     # one costs nothing until it runs. JAX drops a pure callback whose result
-    # is unused, so the caller folds the returned (always false) flag into its
-    # result. The branch holds the callback and nothing else: the summary is
-    # computed on the host (`HostSummary`).
+    # is unused, so the caller folds the returned flag into its result. The
+    # branch holds the callback and nothing else: the summary is computed on
+    # the host (`HostSummary`).
+    # Inside a guarded call the callback does not raise: it leaves the error
+    # on the model and returns true, which makes the loss NaN with a zero
+    # gradient; the guard raises the error at the next step boundary. A
+    # callback that raises aborts the step on its device, which, under a
+    # `keras.distribution` with several devices, leaves the others waiting in
+    # the gradients' all-reduce until XLA aborts the process, and makes JAX
+    # print the traceback of the failed callback.
+    owner = current_owner()
+    _traced_for(owner)
+
     def on_bad():
         inputs, on_host = _callback_inputs(stats)
 
         def fail(*values):
-            _raise_from(make_error, on_host(*[np.asarray(v) for v in values]))
-            return np.bool_(False)
+            error = make_error(on_host(*[np.asarray(v) for v in values]))
+            if error is None:
+                return np.bool_(False)
+            if owner is None:
+                raise error
+            owner.__dict__.setdefault(_FAILURES, []).append(error)
+            return np.bool_(True)
 
         return jax.pure_callback(
             fail,
@@ -374,8 +455,10 @@ def raise_if(bad: Any, stats: Any, make_error: ErrorFactory, confirm: Confirm | 
         `None`, or a scalar bool tensor that the caller must fold into its
         result, e.g. `ops.where(flag, nan, loss)`: where the backend cannot
         raise (TensorFlow XLA) it says whether a check failed (`bad`, and
-        `confirm` if given: the loss becomes NaN); on JAX it is always
-        false, and keeps the check in the compiled step.
+        `confirm` if given: the loss becomes NaN); on JAX it is true where
+        a check failed inside a call of the fit guard (which raises the
+        error at the next step boundary; outside one the callback raises),
+        and it keeps the check in the compiled step.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":

@@ -106,12 +106,41 @@ def run_tensorflow() -> dict:
     distributed = _build_and_train(strategy.scope())
     control = _build_and_train(loss_scale=0.5)
     return {
+        "later_xla_loss": _xla_after_a_strategy(strategy),
         "replicas": strategy.num_replicas_in_sync,
         "single": single,
         "distributed": distributed,
         "control": control,
         "replica_losses": _replica_losses(strategy),
     }
+
+
+def _xla_after_a_strategy(strategy) -> float:
+    """A bad XLA fit under the 2-replica strategy, then a good XLA fit outside it: its last loss.
+
+    The poison record of a step traced under the strategy used to be the
+    process's one, and broke every later `jit_compile=True` fit.
+    """
+    import keras
+    import tensorflow as tf
+
+    import keras_binary as kb
+
+    x, y, _ = _data()
+    with strategy.scope():
+        model = keras.Sequential(
+            [keras.Input((3, 3, 4)), keras.layers.Flatten(), keras.layers.Dense(1, "sigmoid")]
+        )
+        model.compile(optimizer="sgd", loss=kb.SafeBCE(), jit_compile=True)
+        try:  # Keras's own XLA step fails on replicated variables of 2 logical CPUs; any error will do
+            model.fit(tf.data.Dataset.from_tensor_slices((x, y + 1)).batch(GLOBAL_BATCH), verbose=0)
+        except Exception:  # noqa: BLE001, S110 - what comes after is the test
+            pass
+    later = keras.Sequential(
+        [keras.Input((3, 3, 4)), keras.layers.Flatten(), keras.layers.Dense(1, "sigmoid")]
+    )
+    later.compile(optimizer="sgd", loss=kb.SafeBCE(), jit_compile=True)
+    return float(later.fit(x, y, batch_size=GLOBAL_BATCH, verbose=0).history["loss"][-1])
 
 
 def _replica_losses(strategy) -> dict:
@@ -153,6 +182,54 @@ def run_jax() -> dict:
     }
 
 
+def run_jax_bad_batches() -> dict:
+    """One bad batch (labels {1, 2}) from a PyDataset, a generator, and with only a metric, on 2 devices.
+
+    Used to hang ~60 s in the gradients' all-reduce and abort the process
+    (the failed host callback stopped one device's step only).
+    """
+    import keras
+
+    import keras_binary as kb
+
+    devices = keras.distribution.list_devices("cpu")
+    distribution = keras.distribution.DataParallel(devices=devices)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = rng.integers(0, 2, size=32)
+    y_bad = y.copy()
+    y_bad[8:16] += 1
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return x[8 * i : 8 * i + 8], y_bad[8 * i : 8 * i + 8]
+
+    def batches():
+        for i in range(4):
+            yield x[8 * i : 8 * i + 8], y_bad[8 * i : 8 * i + 8]
+
+    out = {}
+    for case in ("pydataset", "generator", "metric_only"):
+        with distribution.scope():
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, "sigmoid")])
+            if case == "metric_only":
+                model.compile("sgd", "mse", metrics=[kb.metrics.AUC()])
+            else:
+                model.compile("sgd", kb.SafeBCE())
+            model.fit(x, y, batch_size=8, verbose=0)
+            try:
+                model.fit(Batches() if case == "pydataset" else batches(), epochs=2, verbose=0)
+                out[case] = "silent"
+            except kb.BinaryLabelError as e:
+                out[case] = e.code
+            except Exception as e:  # noqa: BLE001 - any other type is a failure, reported by name
+                out[case] = type(e).__name__
+    return out
+
+
 # ---------------------------------------------------------------------------
 # The tests.
 
@@ -164,19 +241,21 @@ def _env(backend: str) -> dict[str, str]:
     return env
 
 
-def _subprocess(backend: str, tmp_path: Path) -> dict:
+def _subprocess(
+    backend: str, tmp_path: Path, mode: str | None = None, timeout: int = SUBPROCESS_TIMEOUT_S
+) -> dict:
     env = _env(backend)
     out = tmp_path / f"{backend}.json"
     try:
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), backend, str(out)],
+            [sys.executable, str(Path(__file__).resolve()), mode or backend, str(out)],
             env=env,
             capture_output=True,
             text=True,
-            timeout=SUBPROCESS_TIMEOUT_S,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as exc:  # subprocess.run has killed it
-        raise AssertionError(f"the {backend} subprocess ran past {SUBPROCESS_TIMEOUT_S} s") from exc
+        raise AssertionError(f"the {backend} subprocess ran past {timeout} s") from exc
     assert proc.returncode == 0, f"the {backend} subprocess failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
     return json.loads(out.read_text())
 
@@ -221,6 +300,11 @@ def test_mirrored_strategy_matches_single_device(tf_result):
 
 
 @pytest.mark.slow
+def test_xla_fit_after_a_strategy_trains(tf_result):
+    assert np.isfinite(tf_result["later_xla_loss"])
+
+
+@pytest.mark.slow
 def test_loss_reduction_under_a_strategy_is_keras_own(tf_result):
     """Inside `strategy.run`, SafeBCE scales as Keras's losses do: a mean by 1/replicas, a sum not at all."""
     losses = tf_result["replica_losses"]
@@ -243,7 +327,19 @@ def test_jax_data_parallel_matches_single_device(tmp_path):
     _assert_same_training(result)
 
 
-if __name__ == "__main__":  # the subprocess: python tests/test_distributed.py BACKEND OUT.json
-    backend, out_path = sys.argv[1], sys.argv[2]
-    result = run_tensorflow() if backend == "tensorflow" else run_jax()
+@pytest.mark.slow
+def test_jax_data_parallel_bad_batch_raises_the_coded_error(tmp_path):
+    """The guard's claim holds on 2 devices: the coded error at the step boundary, no hang, no abort."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("keras.distribution.DataParallel is implemented for JAX only; runs in the jax pass")
+    result = _subprocess("jax", tmp_path, mode="jax_bad", timeout=180)
+    assert result == {"pydataset": "KB202", "generator": "KB202", "metric_only": "KB202"}
+
+
+if __name__ == "__main__":  # the subprocess: python tests/test_distributed.py MODE OUT.json
+    mode, out_path = sys.argv[1], sys.argv[2]
+    runs = {"tensorflow": run_tensorflow, "jax": run_jax, "jax_bad": run_jax_bad_batches}
+    result = runs[mode]()
     Path(out_path).write_text(json.dumps(result))

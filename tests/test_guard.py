@@ -353,7 +353,8 @@ def test_step_only_errors_on_arrays_raise_the_coded_error(name, kwargs):
 
         assert isinstance(cause, tf.errors.InvalidArgumentError)
     if BACKEND == "jax" and name == "jit":
-        assert not isinstance(cause, kb.BinaryError) and "KB207" in str(cause)  # JAX's own error
+        # The step's callback left the error on the model (no JaxRuntimeError): raised as is.
+        assert cause is None
 
 
 @pytest.mark.parametrize("name,kwargs", PATHS, ids=PATH_IDS)

@@ -1,9 +1,10 @@
 """The fit guard: no bad batch gets through `fit`, `evaluate` or `train_on_batch`.
 
-Importing keras_binary wraps four public methods of `keras.Model`: `fit`,
-`evaluate`, `train_on_batch` and `test_on_batch` (the pattern of MLflow's and
-Weights & Biases' Keras autologging; docs/guard.md says why this and not a
-callback). For a model compiled with no keras_binary loss or metric, or with
+Importing keras_binary wraps four public methods that `keras.Model` inherits
+from the backend trainer: `fit`, `evaluate`, `train_on_batch` and
+`test_on_batch` (the pattern of MLflow's and Weights & Biases' Keras
+autologging, one class below theirs, so that their restoring `fit` keeps the
+guard; docs/guard.md says why this and not a callback). For a model compiled with no keras_binary loss or metric, or with
 the guard off (`keras_binary.config.set_fit_guard(False)`), the wrapper
 calls Keras's method and nothing else. For the others it:
 
@@ -26,11 +27,12 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 
 from keras_binary import _runtime, config
 from keras_binary.guard._errors import coded_error
 from keras_binary.guard._labels import check_labels
-from keras_binary.guard._steps import StepWatcher, watch
+from keras_binary.guard._steps import StepWatcher, check_poison, raise_failure, watch
 
 __all__ = ["check_labels", "coded_error", "install", "is_guarded"]
 
@@ -50,10 +52,19 @@ _DECISION = "_keras_binary_guard_decision"
 
 
 def install() -> None:
-    """Wraps `keras.Model.fit`, `evaluate`, `train_on_batch` and `test_on_batch`, once.
+    """Wraps `fit`, `evaluate`, `train_on_batch` and `test_on_batch` of Keras's trainer, once.
 
     Called when keras_binary is imported (unless `KERAS_BINARY_FIT_GUARD=0`),
     and by `keras_binary.config.set_fit_guard(True)`.
+
+    The wrapper goes on the backend trainer class that defines each method
+    (`keras.Model`'s base), not on `keras.Model` itself: a library that
+    patches `keras.Model.fit` (MLflow's autologging) and later restores it,
+    by putting its stored original back or by deleting its own attribute,
+    then restores the guarded method. A patch that such a library made
+    before keras_binary was imported, and the original it stored
+    (`_gorilla_original_fit`, MLflow's naming), are wrapped too: a wrapper
+    inside a wrapper runs the guard once (the outer one).
 
     Example:
 
@@ -63,17 +74,33 @@ def install() -> None:
     True
     """
     for name in _METHODS:
-        method = getattr(keras.Model, name)
-        if getattr(method, _ORIGINAL, None) is None:
-            setattr(keras.Model, name, _guarded(name, method))
+        for owner in keras.Model.__mro__[1:]:
+            if name in owner.__dict__:
+                _wrap_attribute(owner, name, name)
+                break
+        for attribute in (name, _PATCHED_ORIGINAL % name):
+            if attribute in keras.Model.__dict__:
+                _wrap_attribute(keras.Model, attribute, name)
+
+
+# Where MLflow's patching library (gorilla) keeps the method it replaced.
+_PATCHED_ORIGINAL = "_gorilla_original_%s"
+
+
+def _wrap_attribute(owner: type, attribute: str, name: str) -> None:
+    method = owner.__dict__[attribute]
+    if callable(method) and getattr(method, _ORIGINAL, None) is None:
+        setattr(owner, attribute, _guarded(name, method))
 
 
 def _guarded(name: str, method: Callable) -> Callable:
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if not config.fit_guard_enabled() or self.__dict__.get(_ACTIVE) or not is_guarded(self):
+        if not config.fit_guard_enabled() or self.__dict__.get(_ACTIVE):
             return method(self, *args, **kwargs)
-        return _run_guarded(self, name, method, args, kwargs)
+        if is_guarded(self) or _checks_traced(self):
+            return _run_guarded(self, name, method, args, kwargs)
+        return _run_unguarded(self, method, args, kwargs)
 
     setattr(wrapper, _ORIGINAL, method)
     return wrapper
@@ -81,7 +108,7 @@ def _guarded(name: str, method: Callable) -> Callable:
 
 def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, kwargs: dict) -> Any:
     model.__dict__[_ACTIVE] = True
-    _runtime.GUARDED_CALLS.append(model)
+    _runtime.enter_call(model)
     try:
         _before_first_step(model, name, args, kwargs)
         watchers = _watch_steps(model, name)
@@ -93,7 +120,7 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
             failure = None
             for watcher in watchers:
                 try:
-                    watcher.finish(model)
+                    watcher.finish(model, synced=name.endswith("_on_batch"))
                 except Exception as error:  # noqa: BLE001 - re-raised below, after the others
                     failure = failure or error
         if failure is not None:
@@ -106,7 +133,45 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
         raise coded from error
     finally:
         model.__dict__.pop(_ACTIVE, None)
-        _runtime.GUARDED_CALLS.remove(model)
+        _runtime.exit_call()
+
+
+def _checks_traced(model: keras.Model) -> bool:
+    """Whether a keras_binary check was traced into the steps of `model` as compiled now.
+
+    A keras_binary loss inside the user's own loss (a lambda, a `Loss`
+    subclass) or metrics kept from an earlier `compile` hold checks that the
+    compile configuration does not show; `_runtime` notes them when the
+    step is traced, and the model is guarded from then on.
+    """
+    return model.__dict__.get(_runtime.CHECKS_TRACED, _NOT_TRACED) is getattr(model, "_compile_loss", None)
+
+
+_NOT_TRACED = object()
+
+
+def _run_unguarded(model: keras.Model, method: Callable, args: tuple, kwargs: dict) -> Any:
+    """Keras's method for a model compiled without keras_binary objects, as far as its configuration shows.
+
+    Its steps may still hold checks (`_checks_traced`): an error that carries
+    a code reaches the caller as the coded class, and the failures of checks
+    traced in this call are raised when it ends.
+    """
+    _runtime.enter_call(model)
+    try:
+        result = method(model, *args, **kwargs)
+    except Exception as error:
+        coded = coded_error(error)
+        if coded is None or coded is error:
+            raise
+        raise coded from error
+    finally:
+        _runtime.exit_call()
+    if _checks_traced(model):
+        raise_failure(model)
+        if keras.backend.backend() == "tensorflow":
+            check_poison(model)
+    return result
 
 
 def _watch_steps(model: keras.Model, name: str) -> list[StepWatcher]:
@@ -230,15 +295,50 @@ def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict)
         return
     _check_graph(model)
     _check_graph_when_built(model, name)
+    y = _fit_argument(name, args, kwargs, "y")
+    if not _plainly_binary(y):
+        check_labels(y, one_hot_pairs=_one_hot_pairs(model))
+    if name == "fit":
+        validation = _fit_argument(name, args, kwargs, "validation_data")
+        if isinstance(validation, (tuple, list)) and len(validation) >= 2:
+            check_labels(validation[1], one_hot_pairs=_one_hot_pairs(model), name="validation_data y")
+
+
+# Labels up to this size take the short test of `_plainly_binary`; larger
+# arrays go to `check_labels`'s chunked single pass.
+_SHORT_TEST_MAX = 1 << 16
+
+
+def _plainly_binary(y: Any) -> bool:
+    """Whether `y` is a NumPy array of numbers in [0, 1], one per row: labels `check_labels` passes.
+
+    `train_on_batch` in a custom loop or a GAN checks one batch per call:
+    the minimum and the maximum of a small array cost a few microseconds,
+    the full check's dispatch (dtype, shape and pair rules) several times that.
+    """
+    if type(y) is not np.ndarray or y.dtype.kind not in "biuf" or not 0 < y.size <= _SHORT_TEST_MAX:
+        return False
+    if y.ndim >= 2 and y.shape[-1] != 1:
+        return False
+    return bool(y.min() >= 0) and bool(y.max() <= 1)  # NaN fails both
+
+
+# Attribute on a model: the compiled loss and metrics `_one_hot_pairs` was decided for, and the decision.
+_PAIRS = "_keras_binary_one_hot_pairs"
+
+
+def _one_hot_pairs(model: keras.Model) -> bool:
+    """Whether `(N, 2)` labels are one-hot rows for `model` (no multi-label keras_binary object); cached per compile."""
+    key = (getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None))
+    cached = model.__dict__.get(_PAIRS)
+    if cached is not None and cached[0] is key[0] and cached[1] is key[1]:
+        return cached[2]
     pairs = not any(
         getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False)
         for o in _keras_binary_objects(model)
     )
-    check_labels(_fit_argument(name, args, kwargs, "y"), one_hot_pairs=pairs)
-    if name == "fit":
-        validation = _fit_argument(name, args, kwargs, "validation_data")
-        if isinstance(validation, (tuple, list)) and len(validation) >= 2:
-            check_labels(validation[1], one_hot_pairs=pairs, name="validation_data y")
+    model.__dict__[_PAIRS] = (*key, pairs)
+    return pairs
 
 
 # Findings the shape contract raises itself, as a coded `BinaryShapeError`

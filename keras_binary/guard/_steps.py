@@ -4,18 +4,22 @@ The guard wraps the model's `train_function` and `test_function` (what
 `make_train_function` and `make_test_function` build, and what Keras calls
 once per execution of `steps_per_execution` steps) with a `StepWatcher`:
 
-- JAX: a step whose inputs were not ready (a batch still being copied, an
+- JAX: inside a guarded call a failed check does not raise in the step: its
+  host callback leaves the coded error on the model and makes the loss NaN
+  with a zero gradient (`_runtime._raise_jax`), and the watcher raises it at
+  the next step boundary. A step whose inputs were not ready (a batch still being copied, an
   unrelated computation still running; on a GPU, always) is dispatched
   asynchronously, and the error of its value check lives in its outputs only,
-  which Keras's `pythonify_logs` reads in a bare `try/except`. The watcher
+  which Keras's `pythonify_logs` reads in a bare `try/except`; the callback
+  has run once they are ready. The watcher
   keeps the logs of the last executions and, before dispatching execution
   `k + 1`, waits for those of execution `k - 1` (one execution stays in
   flight, so the device never waits for the host); at the end of the call
   (`StepWatcher.finish`) it waits for the rest. A failed step therefore
   raises before the second execution after it is dispatched, at the latest.
 - TensorFlow with XLA: nothing can raise inside the step; the value checks
-  write into the poison records (`_runtime.poison_records`), which the
-  watcher reads after each execution (one scalar; only under XLA).
+  write into the model's poison records (`_runtime.poison_records`), which
+  the watcher reads after each execution (only under XLA).
 - TensorFlow without XLA and PyTorch raise inside the step: no watcher.
 """
 
@@ -33,6 +37,8 @@ from keras_binary.guard._errors import coded_error
 
 # Marks a step function the guard has wrapped.
 _WRAPPED = "_keras_binary_watcher"
+# Attribute on a model: whether one of its steps ran outside a guarded call (or none was watched yet).
+_UNWATCHED = "_keras_binary_unwatched"
 
 
 def needs_watcher(model: keras.Model) -> bool:
@@ -50,10 +56,12 @@ class StepWatcher:
 
     Args:
         step: the model's `train_function` or `test_function`.
+        model: the model.
     """
 
-    def __init__(self, step: Any):
+    def __init__(self, step: Any, model: keras.Model):
         self.step = step
+        self.model = model
         self.backend = keras.backend.backend()
         self.pending: deque = deque()
         self.active = False
@@ -62,16 +70,17 @@ class StepWatcher:
 
     def __call__(self, *args: Any) -> Any:
         if not self.active:
+            self.model.__dict__[_UNWATCHED] = True  # a step ran unwatched: its records may hold counts
             return self.step(*args)
         self.calls += 1
         if self.backend == "jax":
             while len(self.pending) >= 2:
-                _wait_jax(self.pending.popleft())
+                _wait_jax(self.pending.popleft(), self.model)
             outputs = self.step(*args)
             self.pending.append(outputs[0])
             return outputs
         outputs = self.step(*args)
-        check_poison()
+        check_poison(self.model)
         return outputs
 
     def start(self) -> None:
@@ -79,20 +88,29 @@ class StepWatcher:
         self.pending.clear()
         self.active = True
         if self.backend == "tensorflow":
-            reset_poison()
+            # Counts left by steps that ran unwatched (the guard off); a
+            # watched step's count is read, and zeroed, right after it.
+            if self.model.__dict__.pop(_UNWATCHED, True):
+                reset_poison(self.model)
+                self.model.__dict__[_UNWATCHED] = False
+        else:
+            _runtime.take_failure(self.model)
 
-    def finish(self, model: keras.Model | None = None) -> None:
-        """Called when a guarded call ends: waits for the steps still in flight."""
+    def finish(self, model: keras.Model | None = None, synced: bool = False) -> None:
+        """Called when a guarded call ends: waits for the steps still in flight.
+
+        `synced`: Keras has read the logs of every step already
+        (`train_on_batch`, `test_on_batch`), so there is nothing to wait for.
+        """
         self.active = False
         if self.unhook is not None:
             self.unhook()
             self.unhook = None
         pending, self.pending = list(self.pending), deque()
         if self.backend == "jax":
-            for logs in pending:
-                _wait_jax(logs)
-        elif self.backend == "tensorflow":
-            check_poison()
+            for logs in [] if synced else pending:
+                _wait_jax(logs, self.model)
+            raise_failure(self.model)
 
 
 def _install(model: keras.Model, attribute: str, watcher: StepWatcher) -> None:
@@ -126,10 +144,10 @@ def watch(model: keras.Model, attribute: str, builder: str) -> StepWatcher | Non
     if step is not None:
         watcher = getattr(step, _WRAPPED, None)
         if watcher is None:
-            watcher = StepWatcher(step)
+            watcher = StepWatcher(step, model)
             _install(model, attribute, watcher)
         return watcher
-    watcher = StepWatcher(None)
+    watcher = StepWatcher(None, model)
     build = getattr(model, builder)
 
     def build_and_watch(*args: Any, **kwargs: Any) -> Any:
@@ -145,7 +163,7 @@ def watch(model: keras.Model, attribute: str, builder: str) -> StepWatcher | Non
     return watcher
 
 
-def _wait_jax(logs: Any) -> None:
+def _wait_jax(logs: Any, model: keras.Model) -> None:
     import jax
 
     try:
@@ -155,18 +173,29 @@ def _wait_jax(logs: Any) -> None:
         if coded is None:
             raise
         raise coded from error
+    raise_failure(model)
 
 
-def reset_poison() -> None:
-    """Zeroes the counts of the TensorFlow poison records."""
-    for record in _runtime.poison_records():
+def raise_failure(model: keras.Model) -> None:
+    """Raises the first failed check that `model`'s finished JAX steps left on it."""
+    error = _runtime.take_failure(model)
+    if error is not None:
+        raise error
+
+
+def reset_poison(model: keras.Model | None = None) -> None:
+    """Zeroes the counts of `model`'s TensorFlow poison records (`None`: those traced outside the guard)."""
+    for record, _ in _runtime.poison_records(model):
         record.assign(np.zeros(record.shape, "float32"))
 
 
-def check_poison() -> None:
-    """Raises the coded error of a step that a value check poisoned (TensorFlow XLA)."""
-    for record in _runtime.poison_records():
+def check_poison(model: keras.Model | None = None) -> None:
+    """Raises the coded error of a step of `model` that a value check poisoned (TensorFlow XLA).
+
+    `None`: the records of steps traced outside a guarded call.
+    """
+    for record, make_error in _runtime.poison_records(model):
         values = np.asarray(record.numpy())
         if values[0] > 0:
             record.assign(np.zeros(values.shape, "float32"))
-            raise error_from_stats(values[1:])
+            raise make_error(values[1:]) or error_from_stats(values[1:])
