@@ -64,7 +64,6 @@ def smooth_labels(y_true: Any, label_smoothing: float) -> Any:
     return y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
 
 
-
 class ContractLoss(keras.losses.Loss):
     """Base class of the package's losses: the shape contract, then the math.
 
@@ -121,7 +120,9 @@ class ContractLoss(keras.losses.Loss):
         # fail inside the backend with a message that says nothing useful.
         check_numeric(y_true, "y_true")
         check_numeric(y_pred, "y_pred")
+        keras_axis = False
         if sample_weight is not None:
+            keras_axis = self.reduction in (None, "none") and _adds_an_axis(sample_weight)
             sample_weight = self._example_weights(y_true, y_pred, sample_weight)
         check = _FoldedCheck(self) if self.validate else None
         with _folding(check):
@@ -131,6 +132,10 @@ class ContractLoss(keras.losses.Loss):
             return ops.zeros((), dtype=result.dtype)
         if check is not None and check.summary is not None:
             result = check.raise_if_failed(result)
+        if keras_axis and len(tuple(result.shape)) == 1:
+            # Keras's rule (squeeze_or_expand_to_same_rank): one loss per
+            # example times (N, 1) weights is (N, 1).
+            result = ops.expand_dims(result, axis=-1)
         return result
 
     def _example_weights(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
@@ -283,6 +288,12 @@ def _check_axis(axis: Any) -> int:
             fix="axis=-1  # move the class axis last, e.g. y_pred = keras.ops.moveaxis(y_pred, 1, -1)",
         )
     return -1
+
+
+def _adds_an_axis(sample_weight: Any) -> bool:
+    """Whether `sample_weight` is `(N, 1)`: Keras then returns unreduced losses as `(N, 1)`."""
+    shape = _shape_of(sample_weight)
+    return len(shape) == 2 and shape[-1] == 1
 
 
 def _has_elements(canonical: Canonical) -> bool:
