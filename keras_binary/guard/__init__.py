@@ -28,6 +28,7 @@ from typing import Any
 import keras
 
 from keras_binary import _runtime, config
+from keras_binary.guard._arguments import check_call_arguments
 from keras_binary.guard._errors import coded_error
 from keras_binary.guard._labels import check_labels
 from keras_binary.guard._steps import StepWatcher, watch
@@ -177,7 +178,18 @@ def _keras_binary_objects(model: keras.Model) -> list[Any]:
 
 # Positions of the arguments read, in Keras's signatures.
 _POSITIONS = {
-    "fit": ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data"),
+    "fit": (
+        "x",
+        "y",
+        "batch_size",
+        "epochs",
+        "verbose",
+        "callbacks",
+        "validation_split",
+        "validation_data",
+        "shuffle",
+        "class_weight",
+    ),
     "evaluate": ("x", "y"),
     "train_on_batch": ("x", "y"),
     "test_on_batch": ("x", "y"),
@@ -194,17 +206,10 @@ def _fit_argument(name: str, args: tuple, kwargs: dict, argument: str) -> Any:
 
 
 def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict) -> None:
-    """The host checks: graph errors of `diagnose`, then every label of an array `y`."""
+    """The host checks: graph errors of `diagnose`, then the arguments (every label of an array `y`)."""
     _check_graph(model)
-    pairs = not any(
-        getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False)
-        for o in _keras_binary_objects(model)
-    )
-    check_labels(_fit_argument(name, args, kwargs, "y"), one_hot_pairs=pairs)
-    if name == "fit":
-        validation = _fit_argument(name, args, kwargs, "validation_data")
-        if isinstance(validation, (tuple, list)) and len(validation) >= 2:
-            check_labels(validation[1], one_hot_pairs=pairs, name="validation_data y")
+    argument = functools.partial(_fit_argument, name, args, kwargs)
+    check_call_arguments(model, name, argument, _keras_binary_objects(model))
 
 
 # Findings the shape contract raises itself, as a coded `BinaryShapeError`

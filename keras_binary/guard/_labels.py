@@ -49,7 +49,7 @@ def as_label_array(y: Any) -> np.ndarray | None:
     return None
 
 
-def check_labels(y: Any, *, one_hot_pairs: bool = True, name: str = "y") -> None:
+def check_labels(y: Any, *, one_hot_pairs: bool = True, name: str = "y", padding: float | None = None) -> None:
     """Raises the coded error for labels a binary loss cannot use, judged from all of them.
 
     Args:
@@ -57,6 +57,9 @@ def check_labels(y: Any, *, one_hot_pairs: bool = True, name: str = "y") -> None
         one_hot_pairs: whether a last axis of size 2 holds one-hot rows (the
             shape contract's reading; `False` under `multi_label=True`).
         name: what to call the labels in the message.
+        padding: a label value that marks masked steps (`-1` where the
+            model's output carries a Keras mask), left to the losses and
+            metrics, which see the mask; `None` for none.
 
     Raises:
         BinaryLabelError: `KB210` (strings), `KB204` (NaN), `KB202`
@@ -93,6 +96,10 @@ def check_labels(y: Any, *, one_hot_pairs: bool = True, name: str = "y") -> None
         return
     pairs = one_hot_pairs and array.ndim >= 2 and array.shape[-1] == 2
     flat = array.reshape(-1)
+    if padding is not None and not pairs:
+        flat = flat[flat != padding]
+        if flat.size == 0:
+            return
     row_error = False
     lo, hi = np.inf, -np.inf
     for start in range(0, flat.size, _CHUNK):

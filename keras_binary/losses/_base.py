@@ -20,6 +20,7 @@ from keras_binary._contract import (
     plan_layout,
     static_shape,
 )
+from keras_binary._masks import flat_mask, keras_mask, mask_labels
 from keras_binary._value_checks import error_from_stats, error_if_failed, source_of, stats_failed, value_mask
 from keras_binary.errors import BinaryConfigError
 
@@ -125,7 +126,7 @@ class ContractLoss(keras.losses.Loss):
             keras_axis = self.reduction in (None, "none") and _adds_an_axis(sample_weight)
             sample_weight = self._example_weights(y_true, y_pred, sample_weight)
         check = _FoldedCheck(self) if self.validate else None
-        with _folding(check):
+        with _folding(check), _masked_call(self, keras_mask(y_pred)):
             result = super().__call__(y_true, y_pred, sample_weight=sample_weight)
         if self.reduction not in (None, "none") and tuple(result.shape) == (0,):
             # Keras returns an empty tensor for an empty batch; a loss is a number.
@@ -164,6 +165,9 @@ class ContractLoss(keras.losses.Loss):
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         canonical = canonical_pair(y_true, y_pred, self.from_logits, self.multi_label, use_keras_logits=True)
+        # Masked steps (a Keras mask on y_pred): their labels are read by
+        # nothing, as in Keras's losses, which weight them by 0.
+        canonical = mask_labels(canonical, flat_mask(_mask_of(self, y_pred), canonical, y_pred))
         ok = summary = None
         check = _folded_check_of(self)
         folded = check is not None and _runtime.is_traced(canonical.y_pred)
@@ -263,6 +267,30 @@ class _folding:  # noqa: N801 - used as a function: `with _folding(check):`
     def __exit__(self, *exc: object) -> None:
         if self.check is not None:
             _FOLDING.stack.pop()
+
+
+class _masked_call:  # noqa: N801 - used as a function: `with _masked_call(loss, mask):`
+    """Hands `call` the Keras mask that `__call__` read from `y_pred` (Keras converts `y_pred` in between)."""
+
+    def __init__(self, loss: ContractLoss, mask: Any):
+        self.entry = (loss, mask)
+
+    def __enter__(self) -> None:
+        stack = getattr(_FOLDING, "masks", None)
+        if stack is None:
+            stack = _FOLDING.masks = []
+        stack.append(self.entry)
+
+    def __exit__(self, *exc: object) -> None:
+        _FOLDING.masks.pop()
+
+
+def _mask_of(loss: ContractLoss, y_pred: Any) -> Any:
+    """The Keras mask of the call in progress (`call` called on its own: `y_pred`'s)."""
+    stack = getattr(_FOLDING, "masks", None)
+    if stack and stack[-1][0] is loss:
+        return stack[-1][1]
+    return keras_mask(y_pred)
 
 
 def _folded_check_of(loss: ContractLoss) -> _FoldedCheck | None:
