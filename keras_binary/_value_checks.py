@@ -45,6 +45,7 @@ STATS = (
     "onehot_max_sum",
 )
 
+
 class Source(NamedTuple):
     """What ran a value check, for its message (see `source_of`).
 
@@ -97,8 +98,37 @@ def source_of(obj: Any) -> Source:
 
 
 # A softmax pair may miss 1 by rounding: float16 probabilities, cast to
-# float32, sum to 1 within a few 1e-4.
+# float32, sum to 1 within a few 1e-4. The tolerance of a narrower dtype is
+# sized to it (`pair_sum_tolerance`).
 PAIR_SUM_TOLERANCE = 5e-3
+
+
+def pair_sum_tolerance(dtype: Any) -> float:
+    """How far a genuine softmax pair of `dtype` may sum from 1.
+
+    Each probability is rounded once to `dtype` (half an ulp of 1 at most),
+    and the softmax itself, computed in `dtype`, adds a few ulps: 8 ulps of
+    1, and never less than `PAIR_SUM_TOLERANCE`. bfloat16 (an ulp of
+    2**-7): 0.0625; float16 and wider: 5e-3. Two independent sigmoids miss
+    1 by far more, except on rows whose two scores happen to sum to 1.
+
+    Args:
+        dtype: the dtype of the predictions as the model returned them.
+
+    Returns:
+        A float.
+
+    Example:
+
+    >>> pair_sum_tolerance("float32"), pair_sum_tolerance("bfloat16")
+    (0.005, 0.0625)
+    """
+    try:
+        name = keras.backend.standardize_dtype(dtype)
+    except Exception:  # noqa: BLE001 - an unknown dtype: the float32 tolerance
+        return PAIR_SUM_TOLERANCE
+    eps = {"bfloat16": 2.0**-7, "float16": 2.0**-10}.get(name)
+    return PAIR_SUM_TOLERANCE if eps is None else max(PAIR_SUM_TOLERANCE, 8 * eps)
 
 
 def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool = True):
@@ -124,7 +154,11 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
 
 
 def value_mask(
-    canonical: Canonical, raw_pred: Any, check_probabilities: bool = True, check_logits: bool = True
+    canonical: Canonical,
+    raw_pred: Any,
+    check_probabilities: bool = True,
+    check_logits: bool = True,
+    pred_dtype: Any = None,
 ):
     """Checks the values of a canonical batch element by element.
 
@@ -139,6 +173,9 @@ def value_mask(
         check_probabilities: whether scores must be probabilities in [0, 1].
         check_logits: whether logits must be finite. A loss folds the mask
             into values that a non-finite logit makes non-finite anyway.
+        pred_dtype: the dtype the model returned `y_pred` in, when it was
+            cast since (Keras's losses cast it to their own dtype); `None`
+            for `raw_pred`'s. It sizes the softmax pair's tolerance.
 
     Returns:
         A tuple `(ok, stats)`: a rank-1 bool tensor shaped like
@@ -161,7 +198,9 @@ def value_mask(
         onehot = ops.stop_gradient(ops.cast(onehot, "float32"))
         onehot_sum = ops.reshape(ops.take(onehot, 0, axis=-1) + ops.take(onehot, 1, axis=-1), (-1,))
     pair_sum = None
+    tolerance = PAIR_SUM_TOLERANCE
     if check_pair:
+        tolerance = pair_sum_tolerance(pred_dtype or getattr(raw_pred, "dtype", "float32"))
         raw = ops.stop_gradient(ops.cast(raw_pred, "float32"))
         pair_sum = ops.reshape(ops.take(raw, 0, axis=-1) + ops.take(raw, 1, axis=-1), (-1,))
 
@@ -174,7 +213,7 @@ def value_mask(
         # An infinite logit makes the loss NaN as surely as a NaN.
         ok = ops.logical_and(ok, ops.isfinite(s))
     if check_pair:
-        ok = ops.logical_and(ok, ops.logical_not(ops.abs(pair_sum - 1.0) > PAIR_SUM_TOLERANCE))
+        ok = ops.logical_and(ok, ops.logical_not(ops.abs(pair_sum - 1.0) > tolerance))
     if onehot_sum is not None:
         # One-hot rows sum to 1 (soft one-hot rows too); NaN fails.
         ok = ops.logical_and(ok, ops.abs(onehot_sum - 1.0) <= PAIR_SUM_TOLERANCE)

@@ -126,7 +126,7 @@ class ContractLoss(keras.losses.Loss):
             keras_axis = self.reduction in (None, "none") and _adds_an_axis(sample_weight)
             sample_weight = self._example_weights(y_true, y_pred, sample_weight)
         check = _FoldedCheck(self) if self.validate else None
-        with _folding(check), _masked_call(self, keras_mask(y_pred)):
+        with _folding(check), _masked_call(self, keras_mask(y_pred), getattr(y_pred, "dtype", None)):
             result = super().__call__(y_true, y_pred, sample_weight=sample_weight)
         if self.reduction not in (None, "none") and tuple(result.shape) == (0,):
             # Keras returns an empty tensor for an empty batch; a loss is a number.
@@ -167,13 +167,14 @@ class ContractLoss(keras.losses.Loss):
         canonical = canonical_pair(y_true, y_pred, self.from_logits, self.multi_label, use_keras_logits=True)
         # Masked steps (a Keras mask on y_pred): their labels are read by
         # nothing, as in Keras's losses, which weight them by 0.
-        canonical = mask_labels(canonical, flat_mask(_mask_of(self, y_pred), canonical, y_pred))
+        mask, pred_dtype = _call_context(self, y_pred)
+        canonical = mask_labels(canonical, flat_mask(mask, canonical, y_pred))
         ok = summary = None
         check = _folded_check_of(self)
         folded = check is not None and _runtime.is_traced(canonical.y_pred)
         if self.validate and _has_elements(canonical):
             check_logits = not (folded and self._non_finite_logits_propagate)
-            ok, summary = value_mask(canonical, y_pred, check_logits=check_logits)
+            ok, summary = value_mask(canonical, y_pred, check_logits=check_logits, pred_dtype=pred_dtype)
         folded = folded and ok is not None
         poisoned = None
         if ok is not None and not folded:
@@ -269,11 +270,15 @@ class _folding:  # noqa: N801 - used as a function: `with _folding(check):`
             _FOLDING.stack.pop()
 
 
-class _masked_call:  # noqa: N801 - used as a function: `with _masked_call(loss, mask):`
-    """Hands `call` the Keras mask that `__call__` read from `y_pred` (Keras converts `y_pred` in between)."""
+class _masked_call:  # noqa: N801 - used as a function: `with _masked_call(loss, mask, dtype):`
+    """Hands `call` the Keras mask and the dtype of `y_pred` as `__call__` received it.
 
-    def __init__(self, loss: ContractLoss, mask: Any):
-        self.entry = (loss, mask)
+    Keras converts `y_pred` to the loss's dtype in between: a bfloat16
+    softmax pair arrives as float32, with a bfloat16 rounding error.
+    """
+
+    def __init__(self, loss: ContractLoss, mask: Any, dtype: Any):
+        self.entry = (loss, mask, dtype)
 
     def __enter__(self) -> None:
         stack = getattr(_FOLDING, "masks", None)
@@ -285,12 +290,12 @@ class _masked_call:  # noqa: N801 - used as a function: `with _masked_call(loss,
         _FOLDING.masks.pop()
 
 
-def _mask_of(loss: ContractLoss, y_pred: Any) -> Any:
-    """The Keras mask of the call in progress (`call` called on its own: `y_pred`'s)."""
+def _call_context(loss: ContractLoss, y_pred: Any) -> tuple[Any, Any]:
+    """The Keras mask and `y_pred`'s dtype of the call in progress (`call` called on its own: `y_pred`'s)."""
     stack = getattr(_FOLDING, "masks", None)
     if stack and stack[-1][0] is loss:
-        return stack[-1][1]
-    return keras_mask(y_pred)
+        return stack[-1][1], stack[-1][2]
+    return keras_mask(y_pred), None
 
 
 def _folded_check_of(loss: ContractLoss) -> _FoldedCheck | None:
