@@ -43,6 +43,9 @@ STATS = (
     "onehot_binary",
     "onehot_min_sum",
     "onehot_max_sum",
+    "labels_integer",
+    "labels_0_255",
+    "labels_0_1_255",
 )
 
 
@@ -95,6 +98,14 @@ def source_of(obj: Any) -> Source:
     if kind == "loss":
         with_logits = "loss=" + with_logits
     return Source(kind, str(getattr(obj, "name", cls.__name__)), with_logits)
+
+
+# The fixes of two labelling conventions: 255 for void pixels of a
+# segmentation mask, -1 for padded steps of a sequence.
+VOID_FIX = "sample_weight = (y != 255).astype('float32'); y = np.where(y == 255, 0, y)  # void pixels weigh 0"
+PADDING_FIX = (
+    "sample_weight = (y != -1).astype('float32'); y = np.where(y == -1, 0, y)  # padded steps weigh 0"
+)
 
 
 # A softmax pair may miss 1 by rounding: float16 probabilities, cast to
@@ -252,6 +263,7 @@ _DEVICE_OPS = SimpleNamespace(
     logical_not=ops.logical_not,
     where=ops.where,
     equal=ops.equal,
+    round=ops.round,
     abs=ops.abs,
     all=ops.all,
     take=ops.take,
@@ -270,6 +282,7 @@ _HOST_OPS = SimpleNamespace(
     logical_not=np.logical_not,
     where=np.where,
     equal=np.equal,
+    round=np.round,
     abs=np.abs,
     all=np.all,
     take=np.take,
@@ -313,6 +326,12 @@ def _summary(xp: Any, y: Any, s: Any, probabilities: bool, onehot: Any, pair_sum
     else:
         pair_error = zero
     n = xp.as_float(xp.size(y))
+    is_0_255 = xp.logical_or(xp.equal(y, 0.0), xp.equal(y, 255.0))
+    label_kinds = [
+        xp.as_float(xp.all(xp.equal(y_clean, xp.round(y_clean)))),
+        xp.as_float(xp.equal(xp.count(is_0_255), n)),
+        xp.as_float(xp.equal(xp.count(xp.logical_or(is_0_255, xp.equal(y, 1.0))), n)),
+    ]
     if onehot_sum is not None:
         sums = xp.where(xp.isnan(onehot_sum), 1.0, onehot_sum)
         onehot_stats = [
@@ -340,6 +359,7 @@ def _summary(xp: Any, y: Any, s: Any, probabilities: bool, onehot: Any, pair_sum
                 pred_out,
                 pair_error,
                 *onehot_stats,
+                *label_kinds,
             )
         ]
     )
@@ -431,7 +451,10 @@ def error_from_stats(stats: Any, source: Source | None = None) -> BinaryLabelErr
             f"{where}{int(s['label_nan'])} of {n} labels are NaN.",
             received=f"{int(s['label_nan'])} NaN labels; the others range from {_num(s['label_min'])} to {_num(s['label_max'])}",
             expected="labels in [0, 1], no NaN",
-            fix="drop or impute the missing labels: keep = ~np.isnan(y); x, y = x[keep], y[keep]",
+            fix=(
+                "drop or impute the missing labels: y = np.asarray(y, dtype='float32'); "
+                "keep = ~np.isnan(y); x, y = x[keep], y[keep]"
+            ),
         )
     if s["onehot_bad"] > 0:
         if s["onehot_binary"]:
@@ -474,11 +497,28 @@ def error_from_stats(stats: Any, source: Source | None = None) -> BinaryLabelErr
                 fix=f"y = (y + 1) / 2  # if every label is -1 or 1: {whole}",
             )
         hint = "y = (y > 0).astype('float32')  # or map your two classes to 0 and 1"
-        if s["label_min"] >= 0 and s["label_max"] == 255:
+        why = ""
+        integer = bool(s["labels_integer"])
+        if s["label_min"] >= 0 and s["label_max"] == 255 and not s["labels_0_255"] and s["labels_0_1_255"]:
+            why = " 255 marks void pixels (the VOC and Cityscapes convention): they are no class."
+            hint = VOID_FIX
+        elif s["label_min"] >= 0 and s["label_max"] == 255 and (s["labels_0_255"] or not integer):
             hint = "y = y / 255  # labels on the 0-255 pixel scale"
+        elif integer and s["label_min"] == -1 and s["label_max"] <= 1:
+            why = " If -1 marks padded steps, weight them 0 (or mask them: Embedding(mask_zero=True))."
+            hint = PADDING_FIX
+        elif integer and s["label_min"] >= 0 and s["label_max"] >= 2:
+            why = (
+                f" Integer labels up to {_num(s['label_max'])}: {_num(s['label_max'])} is a class of its own, "
+                "which y > 0 would merge with class 1."
+            )
+            hint = (
+                f"y = (y == 1).astype('float32')  # one class against the rest; {whole}; for K classes use "
+                "Dense(K, 'softmax') with 'sparse_categorical_crossentropy'"
+            )
         return BinaryLabelError(
             "KB201",
-            f"{where}{int(s['label_out'])} of {n} labels are outside [0, 1].",
+            f"{where}{int(s['label_out'])} of {n} labels are outside [0, 1].{why}",
             received=labels_range,
             expected="labels in {0, 1} (or soft labels in [0, 1])",
             fix=hint,

@@ -31,7 +31,9 @@ from keras_binary.guard._labels import as_label_array, check_labels
 PADDING_LABEL = -1.0
 
 
-def check_call_arguments(model: Any, name: str, argument: Callable[[str], Any], objects: Iterable[Any]) -> None:
+def check_call_arguments(
+    model: Any, name: str, argument: Callable[[str], Any], objects: Iterable[Any]
+) -> None:
     """The host checks of a guarded call's arguments: labels, then `class_weight`.
 
     Args:
@@ -168,7 +170,7 @@ def check_class_weight(class_weight: Any, *, multi_label: bool, y: Any = None) -
             "KB346",
             "class_weight is keyed by the labels, 0 and 1: Keras gives weight 1 to every label that "
             "is not a key, and would train unweighted, silently.",
-            received=f"class_weight keys {sorted(map(repr, class_weight))}",
+            received=f"class_weight={class_weight!r}",
             expected="class_weight={0: weight_of_class_0, 1: weight_of_class_1} (integer keys)",
             fix=fix,
         )
