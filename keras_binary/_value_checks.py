@@ -43,7 +43,11 @@ STATS = (
     "onehot_binary",
     "onehot_min_sum",
     "onehot_max_sum",
+    "labels_integer",
+    "labels_0_255",
+    "labels_0_1_255",
 )
+
 
 class Source(NamedTuple):
     """What ran a value check, for its message (see `source_of`).
@@ -96,9 +100,46 @@ def source_of(obj: Any) -> Source:
     return Source(kind, str(getattr(obj, "name", cls.__name__)), with_logits)
 
 
+# The fixes of two labelling conventions: 255 for void pixels of a
+# segmentation mask, -1 for padded steps of a sequence.
+VOID_FIX = "sample_weight = (y != 255).astype('float32'); y = np.where(y == 255, 0, y)  # void pixels weigh 0"
+PADDING_FIX = (
+    "sample_weight = (y != -1).astype('float32'); y = np.where(y == -1, 0, y)  # padded steps weigh 0"
+)
+
+
 # A softmax pair may miss 1 by rounding: float16 probabilities, cast to
-# float32, sum to 1 within a few 1e-4.
+# float32, sum to 1 within a few 1e-4. The tolerance of a narrower dtype is
+# sized to it (`pair_sum_tolerance`).
 PAIR_SUM_TOLERANCE = 5e-3
+
+
+def pair_sum_tolerance(dtype: Any) -> float:
+    """How far a genuine softmax pair of `dtype` may sum from 1.
+
+    Each probability is rounded once to `dtype` (half an ulp of 1 at most),
+    and the softmax itself, computed in `dtype`, adds a few ulps: 8 ulps of
+    1, and never less than `PAIR_SUM_TOLERANCE`. bfloat16 (an ulp of
+    2**-7): 0.0625; float16 and wider: 5e-3. Two independent sigmoids miss
+    1 by far more, except on rows whose two scores happen to sum to 1.
+
+    Args:
+        dtype: the dtype of the predictions as the model returned them.
+
+    Returns:
+        A float.
+
+    Example:
+
+    >>> pair_sum_tolerance("float32"), pair_sum_tolerance("bfloat16")
+    (0.005, 0.0625)
+    """
+    try:
+        name = keras.backend.standardize_dtype(dtype)
+    except Exception:  # noqa: BLE001 - an unknown dtype: the float32 tolerance
+        return PAIR_SUM_TOLERANCE
+    eps = {"bfloat16": 2.0**-7, "float16": 2.0**-10}.get(name)
+    return PAIR_SUM_TOLERANCE if eps is None else max(PAIR_SUM_TOLERANCE, 8 * eps)
 
 
 def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool = True):
@@ -124,7 +165,11 @@ def value_stats(canonical: Canonical, raw_pred: Any, check_probabilities: bool =
 
 
 def value_mask(
-    canonical: Canonical, raw_pred: Any, check_probabilities: bool = True, check_logits: bool = True
+    canonical: Canonical,
+    raw_pred: Any,
+    check_probabilities: bool = True,
+    check_logits: bool = True,
+    pred_dtype: Any = None,
 ):
     """Checks the values of a canonical batch element by element.
 
@@ -139,6 +184,9 @@ def value_mask(
         check_probabilities: whether scores must be probabilities in [0, 1].
         check_logits: whether logits must be finite. A loss folds the mask
             into values that a non-finite logit makes non-finite anyway.
+        pred_dtype: the dtype the model returned `y_pred` in, when it was
+            cast since (Keras's losses cast it to their own dtype); `None`
+            for `raw_pred`'s. It sizes the softmax pair's tolerance.
 
     Returns:
         A tuple `(ok, stats)`: a rank-1 bool tensor shaped like
@@ -161,7 +209,9 @@ def value_mask(
         onehot = ops.stop_gradient(ops.cast(onehot, "float32"))
         onehot_sum = ops.reshape(ops.take(onehot, 0, axis=-1) + ops.take(onehot, 1, axis=-1), (-1,))
     pair_sum = None
+    tolerance = PAIR_SUM_TOLERANCE
     if check_pair:
+        tolerance = pair_sum_tolerance(pred_dtype or getattr(raw_pred, "dtype", "float32"))
         raw = ops.stop_gradient(ops.cast(raw_pred, "float32"))
         pair_sum = ops.reshape(ops.take(raw, 0, axis=-1) + ops.take(raw, 1, axis=-1), (-1,))
 
@@ -174,7 +224,7 @@ def value_mask(
         # An infinite logit makes the loss NaN as surely as a NaN.
         ok = ops.logical_and(ok, ops.isfinite(s))
     if check_pair:
-        ok = ops.logical_and(ok, ops.logical_not(ops.abs(pair_sum - 1.0) > PAIR_SUM_TOLERANCE))
+        ok = ops.logical_and(ok, ops.logical_not(ops.abs(pair_sum - 1.0) > tolerance))
     if onehot_sum is not None:
         # One-hot rows sum to 1 (soft one-hot rows too); NaN fails.
         ok = ops.logical_and(ok, ops.abs(onehot_sum - 1.0) <= PAIR_SUM_TOLERANCE)
@@ -213,6 +263,7 @@ _DEVICE_OPS = SimpleNamespace(
     logical_not=ops.logical_not,
     where=ops.where,
     equal=ops.equal,
+    round=ops.round,
     abs=ops.abs,
     all=ops.all,
     take=ops.take,
@@ -231,6 +282,7 @@ _HOST_OPS = SimpleNamespace(
     logical_not=np.logical_not,
     where=np.where,
     equal=np.equal,
+    round=np.round,
     abs=np.abs,
     all=np.all,
     take=np.take,
@@ -274,6 +326,12 @@ def _summary(xp: Any, y: Any, s: Any, probabilities: bool, onehot: Any, pair_sum
     else:
         pair_error = zero
     n = xp.as_float(xp.size(y))
+    is_0_255 = xp.logical_or(xp.equal(y, 0.0), xp.equal(y, 255.0))
+    label_kinds = [
+        xp.as_float(xp.all(xp.equal(y_clean, xp.round(y_clean)))),
+        xp.as_float(xp.equal(xp.count(is_0_255), n)),
+        xp.as_float(xp.equal(xp.count(xp.logical_or(is_0_255, xp.equal(y, 1.0))), n)),
+    ]
     if onehot_sum is not None:
         sums = xp.where(xp.isnan(onehot_sum), 1.0, onehot_sum)
         onehot_stats = [
@@ -301,6 +359,7 @@ def _summary(xp: Any, y: Any, s: Any, probabilities: bool, onehot: Any, pair_sum
                 pred_out,
                 pair_error,
                 *onehot_stats,
+                *label_kinds,
             )
         ]
     )
@@ -392,7 +451,10 @@ def error_from_stats(stats: Any, source: Source | None = None) -> BinaryLabelErr
             f"{where}{int(s['label_nan'])} of {n} labels are NaN.",
             received=f"{int(s['label_nan'])} NaN labels; the others range from {_num(s['label_min'])} to {_num(s['label_max'])}",
             expected="labels in [0, 1], no NaN",
-            fix="drop or impute the missing labels: keep = ~np.isnan(y); x, y = x[keep], y[keep]",
+            fix=(
+                "drop or impute the missing labels: y = np.asarray(y, dtype='float32'); "
+                "keep = ~np.isnan(y); x, y = x[keep], y[keep]"
+            ),
         )
     if s["onehot_bad"] > 0:
         if s["onehot_binary"]:
@@ -435,11 +497,28 @@ def error_from_stats(stats: Any, source: Source | None = None) -> BinaryLabelErr
                 fix=f"y = (y + 1) / 2  # if every label is -1 or 1: {whole}",
             )
         hint = "y = (y > 0).astype('float32')  # or map your two classes to 0 and 1"
-        if s["label_min"] >= 0 and s["label_max"] == 255:
+        why = ""
+        integer = bool(s["labels_integer"])
+        if s["label_min"] >= 0 and s["label_max"] == 255 and not s["labels_0_255"] and s["labels_0_1_255"]:
+            why = " 255 marks void pixels (the VOC and Cityscapes convention): they are no class."
+            hint = VOID_FIX
+        elif s["label_min"] >= 0 and s["label_max"] == 255 and (s["labels_0_255"] or not integer):
             hint = "y = y / 255  # labels on the 0-255 pixel scale"
+        elif integer and s["label_min"] == -1 and s["label_max"] <= 1:
+            why = " If -1 marks padded steps, weight them 0 (or mask them: Embedding(mask_zero=True))."
+            hint = PADDING_FIX
+        elif integer and s["label_min"] >= 0 and s["label_max"] >= 2:
+            why = (
+                f" Integer labels up to {_num(s['label_max'])}: {_num(s['label_max'])} is a class of its own, "
+                "which y > 0 would merge with class 1."
+            )
+            hint = (
+                f"y = (y == 1).astype('float32')  # one class against the rest; {whole}; for K classes use "
+                "Dense(K, 'softmax') with 'sparse_categorical_crossentropy'"
+            )
         return BinaryLabelError(
             "KB201",
-            f"{where}{int(s['label_out'])} of {n} labels are outside [0, 1].",
+            f"{where}{int(s['label_out'])} of {n} labels are outside [0, 1].{why}",
             received=labels_range,
             expected="labels in {0, 1} (or soft labels in [0, 1])",
             fix=hint,

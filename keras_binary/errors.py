@@ -57,6 +57,8 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB214": ("value", "Soft labels where 0/1 labels are needed"),
     "KB215": ("value", "Both classes are needed to fit a threshold or a temperature"),
     "KB216": ("value", "No threshold reaches the target rate"),
+    # Values, found by the fit guard in the arguments of fit (issue 20).
+    "KB217": ("value", "Labels are an object array"),
     "KB235": ("value", "No threshold's lower confidence bound reaches the target rate"),
     # Warnings (`UndefinedMetricWarning`), found when a result is read.
     "KB290": ("value", "A metric is undefined on the data it has seen"),
@@ -92,6 +94,9 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB343": ("config", "convert_head: a model with several outputs"),
     "KB344": ("config", "Non-finite weights or inputs"),
     "KB345": ("config", "convert_head: a model that cannot be rebuilt"),
+    "KB346": ("config", "class_weight keys are not the labels"),
+    "KB347": ("config", "class_weight on a multi-label output"),
+    "KB348": ("config", "A focal alpha without class balancing"),
     # Configuration of the evaluation tools (issue 13).
     "KB360": ("config", "The evaluate extra is not installed"),
     "KB361": ("config", "Invalid decision threshold"),

@@ -65,7 +65,7 @@ CASES = {
     ),
     "KB201": (
         lambda: bce()(np.array([0, 3, 1, 0]), f32([[0.1], [0.8], [0.7], [0.3]])),
-        ["1 of 4 labels", "labels from 0 to 3", "y = (y > 0)"],
+        ["1 of 4 labels", "labels from 0 to 3", "3 is a class of its own", "y = (y == 1)"],
     ),
     "KB202": (
         lambda: bce()(np.array([1, 2, 2, 1]), f32([[0.1], [0.8], [0.7], [0.3]])),

@@ -131,6 +131,8 @@ settings_options = st.fixed_dictionaries(
         "apply_class_balancing": st.booleans(),
         "label_smoothing": st.sampled_from([0.0, 0.1]),
     }
+).map(  # alpha does something only with class balancing (without it: KB348)
+    lambda options: options if options["apply_class_balancing"] else {**options, "alpha": 0.25}
 )
 hard_or_soft_labels = st.one_of(
     hnp.arrays(np.float32, (N, 1), elements=st.sampled_from([0.0, 1.0])),

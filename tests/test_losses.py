@@ -331,9 +331,7 @@ def test_well_shaped_sample_weight_matches_keras(weight_shape, reduction):
     w = np.random.default_rng(5).random(weight_shape).astype("float32") + 0.1
     ours = to_numpy(SafeBCE(reduction=reduction)(y, p, sample_weight=w))
     theirs = to_numpy(keras.losses.BinaryCrossentropy(reduction=reduction)(y[:, None], p, sample_weight=w))
-    if reduction is None:  # one loss per example; Keras's (N, 1) weights give it an axis more
-        assert ours.shape == (8,)
-        theirs = theirs.reshape(ours.shape)
+    assert ours.shape == theirs.shape  # (8, 1) weights and reduction=None: (8, 1), as Keras
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
 

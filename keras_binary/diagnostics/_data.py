@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_binary import _graph
 from keras_binary._contract import _fmt, plan_layout
+from keras_binary._value_checks import PADDING_FIX, VOID_FIX
 from keras_binary.diagnostics._context import (
     IMBALANCE_RATE,
     MAX_SAMPLES,
@@ -302,7 +303,8 @@ def _label_value_findings(
             "labels (y)",
             f"{int(nan.sum())} of {flat.size} labels are NaN.",
             "a NaN label makes the loss NaN for the whole batch; the next update spreads NaN to every weight.",
-            "drop or impute the missing labels: keep = ~np.isnan(y); x, y = x[keep], y[keep]",
+            "drop or impute the missing labels: y = np.asarray(y, dtype='float32'); "
+            "keep = ~np.isnan(y); x, y = x[keep], y[keep]",
         )
         flat = flat[~nan]
     if flat.size == 0:
@@ -316,6 +318,10 @@ def _label_value_findings(
             fix, how = "y = y - 1", "class names 1 and 2"
         elif as_set <= {-1.0, 1.0}:
             fix, how = "y = (y + 1) / 2", "the {-1, 1} encoding of SVMs"
+        elif as_set == {0.0, 1.0, 255.0}:
+            fix, how = VOID_FIX, "255 marks void pixels (VOC, Cityscapes); y / 255 would make them positives"
+        elif as_set == {-1.0, 0.0, 1.0}:
+            fix, how = PADDING_FIX, "-1 marks padded steps, if the model does not mask them"
         elif as_set <= {0.0, 255.0} or (lo >= 0 and hi == 255.0):
             fix, how = "y = y / 255  # or (y > 127).astype('float32') for masks", "a 0-255 image mask"
         elif np.all(distinct == np.round(distinct)) and distinct.size > 2:
@@ -401,15 +407,20 @@ def _has_bias_prior(out: _graph.Output, rate: float) -> bool:
 def _from_dataset(x: Any, y: Any) -> tuple[Any, Any, Any]:
     """`(x, y, class_names)`: one batch of a dataset given as `x`, and its `class_names`.
 
-    `keras.utils.image_dataset_from_directory` (and its text and audio
+    A `tf.data` dataset or a `keras.utils.PyDataset` is read as `fit` reads
+    it: its first batch. `keras.utils.image_dataset_from_directory` (and its text and audio
     siblings) give the dataset a `class_names` attribute: the folder names,
     sorted alphabetically, so that the second name is label 1.
     """
     class_names = getattr(x, "class_names", None)
     if class_names is not None:
         class_names = [str(name) for name in class_names]
+    batch = None
     if y is None and hasattr(x, "element_spec") and not hasattr(x, "shape"):
         batch = next(iter(x))
+    elif y is None and isinstance(x, keras.utils.PyDataset) and len(x) > 0:
+        batch = x[0]  # as fit reads it: (x,), (x, y) or (x, y, sample_weight)
+    if batch is not None:
         if isinstance(batch, (tuple, list)) and len(batch) >= 2:
             x, y = batch[0], batch[1]
         else:

@@ -112,7 +112,7 @@ def _value_error(
         "onehot_min_sum": onehot_min,
         "onehot_max_sum": onehot_max,
     }
-    return error_from_stats(np.array([stats[k] for k in STATS], dtype="float64"))
+    return error_from_stats(np.array([stats.get(k, 0.0) for k in STATS], dtype="float64"))
 
 
 def canonical_numpy(

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 from keras_binary import _runtime, config
+from keras_binary.guard._arguments import check_call_arguments
 from keras_binary.guard._errors import coded_error
 from keras_binary.guard._labels import check_labels
 from keras_binary.guard._steps import StepWatcher, check_poison, raise_failure, watch
@@ -263,7 +264,18 @@ def _keras_binary_objects(model: keras.Model) -> list[Any]:
 
 # Positions of the arguments read, in Keras's signatures.
 _POSITIONS = {
-    "fit": ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data"),
+    "fit": (
+        "x",
+        "y",
+        "batch_size",
+        "epochs",
+        "verbose",
+        "callbacks",
+        "validation_split",
+        "validation_data",
+        "shuffle",
+        "class_weight",
+    ),
     "evaluate": ("x", "y"),
     "train_on_batch": ("x", "y"),
     "test_on_batch": ("x", "y"),
@@ -280,7 +292,7 @@ def _fit_argument(name: str, args: tuple, kwargs: dict, argument: str) -> Any:
 
 
 def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict) -> None:
-    """The host checks: graph errors of `diagnose`, then every label of an array `y`."""
+    """The host checks: graph errors of `diagnose`, then the arguments (every label of an array `y`)."""
     if not _keras_binary_objects(model):  # a plain-Keras binary model, guarded under "all"
         from keras_binary.guard import _scope
 
@@ -295,13 +307,10 @@ def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict)
         return
     _check_graph(model)
     _check_graph_when_built(model, name)
-    y = _fit_argument(name, args, kwargs, "y")
-    if not _plainly_binary(y):
-        check_labels(y, one_hot_pairs=_one_hot_pairs(model))
-    if name == "fit":
-        validation = _fit_argument(name, args, kwargs, "validation_data")
-        if isinstance(validation, (tuple, list)) and len(validation) >= 2:
-            check_labels(validation[1], one_hot_pairs=_one_hot_pairs(model), name="validation_data y")
+    if name in ("train_on_batch", "test_on_batch") and _plainly_binary(_fit_argument(name, args, kwargs, "y")):
+        return  # the batch a custom loop hands over every step: the short test passed it
+    argument = functools.partial(_fit_argument, name, args, kwargs)
+    check_call_arguments(model, name, argument, _keras_binary_objects(model))
 
 
 # Labels up to this size take the short test of `_plainly_binary`; larger
@@ -314,31 +323,13 @@ def _plainly_binary(y: Any) -> bool:
 
     `train_on_batch` in a custom loop or a GAN checks one batch per call:
     the minimum and the maximum of a small array cost a few microseconds,
-    the full check's dispatch (dtype, shape and pair rules) several times that.
+    the full check's dispatch (dtype, shape, pair and padding rules) several times that.
     """
     if type(y) is not np.ndarray or y.dtype.kind not in "biuf" or not 0 < y.size <= _SHORT_TEST_MAX:
         return False
     if y.ndim >= 2 and y.shape[-1] != 1:
         return False
     return bool(y.min() >= 0) and bool(y.max() <= 1)  # NaN fails both
-
-
-# Attribute on a model: the compiled loss and metrics `_one_hot_pairs` was decided for, and the decision.
-_PAIRS = "_keras_binary_one_hot_pairs"
-
-
-def _one_hot_pairs(model: keras.Model) -> bool:
-    """Whether `(N, 2)` labels are one-hot rows for `model` (no multi-label keras_binary object); cached per compile."""
-    key = (getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None))
-    cached = model.__dict__.get(_PAIRS)
-    if cached is not None and cached[0] is key[0] and cached[1] is key[1]:
-        return cached[2]
-    pairs = not any(
-        getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False)
-        for o in _keras_binary_objects(model)
-    )
-    model.__dict__[_PAIRS] = (*key, pairs)
-    return pairs
 
 
 # Findings the shape contract raises itself, as a coded `BinaryShapeError`

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_binary._value_checks import PAIR_SUM_TOLERANCE, STATS, error_from_stats
+from keras_binary._value_checks import PADDING_FIX, PAIR_SUM_TOLERANCE, STATS, error_from_stats
 from keras_binary.errors import BinaryLabelError
 
 # Elements per chunk: 1 MiB of float32, so that the second reduction of a
@@ -49,7 +49,9 @@ def as_label_array(y: Any) -> np.ndarray | None:
     return None
 
 
-def check_labels(y: Any, *, one_hot_pairs: bool = True, name: str = "y") -> None:
+def check_labels(
+    y: Any, *, one_hot_pairs: bool = True, name: str = "y", padding: float | None = None
+) -> None:
     """Raises the coded error for labels a binary loss cannot use, judged from all of them.
 
     Args:
@@ -57,9 +59,13 @@ def check_labels(y: Any, *, one_hot_pairs: bool = True, name: str = "y") -> None
         one_hot_pairs: whether a last axis of size 2 holds one-hot rows (the
             shape contract's reading; `False` under `multi_label=True`).
         name: what to call the labels in the message.
+        padding: a label value that marks masked steps (`-1` where the
+            model's output carries a Keras mask), left to the losses and
+            metrics, which see the mask; `None` for none.
 
     Raises:
-        BinaryLabelError: `KB210` (strings), `KB204` (NaN), `KB202`
+        BinaryLabelError: `KB210` (strings), `KB217` (an object array of
+            numbers), `KB204` (NaN), `KB202`
             (`{1, 2}`), `KB203` (`{-1, 1}`), `KB201` (outside `[0, 1]`, with
             the `/ 255` hint for pixel masks), `KB209` (three or more class
             ids) or `KB208` (`(N, 2)` rows that are not one-hot).
@@ -82,17 +88,17 @@ def check_labels(y: Any, *, one_hot_pairs: bool = True, name: str = "y") -> None
         _check_strings(array, name)
         if kind != "O":
             return
-        try:
-            array = array.astype("float64")
-        except (TypeError, ValueError):
-            return  # neither strings nor numbers: the loss's own check (KB108) says so
-        kind = "f"
+        raise _object_error(array, name)
     if kind == "b":
         return
     if kind not in "iuf":
         return
     pairs = one_hot_pairs and array.ndim >= 2 and array.shape[-1] == 2
     flat = array.reshape(-1)
+    if padding is not None and not pairs:
+        flat = flat[flat != padding]
+        if flat.size == 0:
+            return
     row_error = False
     lo, hi = np.inf, -np.inf
     for start in range(0, flat.size, _CHUNK):
@@ -125,6 +131,24 @@ def _check_strings(array: np.ndarray, name: str) -> None:
         )
 
 
+def _object_error(array: np.ndarray, name: str) -> BinaryLabelError:
+    """`KB217`: numbers in an object array (pandas `.values` of a mixed or nullable column)."""
+    kinds = sorted({type(v).__name__ for v in array.reshape(-1)[:1000]})
+    try:
+        array.astype("float32")
+        fix = "y = y.astype('float32')"
+    except (TypeError, ValueError):
+        fix = "y = pd.Series(y).astype('float32').to_numpy()  # NA becomes NaN: drop those rows"
+    return BinaryLabelError(
+        "KB217",
+        f"the labels ({name}) are an array of Python objects (dtype object, e.g. pandas .values of a "
+        "mixed or nullable column); Keras cannot convert them to a tensor.",
+        received=f"{name}.dtype=object, elements of type {', '.join(kinds)}",
+        expected="a numeric array: labels in {0, 1} as integers, floats or booleans",
+        fix=fix,
+    )
+
+
 def _value_error(flat: np.ndarray, name: str) -> BinaryLabelError:
     """The message of a failed value check, written from every label."""
     values = flat.astype("float64")
@@ -138,6 +162,11 @@ def _value_error(flat: np.ndarray, name: str) -> BinaryLabelError:
         stats["label_out"] = float(np.count_nonzero((clean < 0) | (clean > 1)))
         stats["labels_1_2"] = float(np.all((clean == 1) | (clean == 2)) and not nan.any())
         stats["labels_minus1_1"] = float(np.all((clean == -1) | (clean == 1)) and not nan.any())
+        stats["labels_integer"] = float(np.all(clean == np.round(clean)))
+        stats["labels_0_255"] = float(np.all((clean == 0) | (clean == 255)) and not nan.any())
+        stats["labels_0_1_255"] = float(
+            np.all((clean == 0) | (clean == 1) | (clean == 255)) and not nan.any()
+        )
     if not nan.any() and clean.size and np.all(clean == np.round(clean)) and not stats["label_max"] == 255:
         ids, counts = np.unique(clean, return_counts=True)
         if ids.size >= 3:
@@ -155,15 +184,26 @@ def _value_error(flat: np.ndarray, name: str) -> BinaryLabelError:
 
 
 def _classes_error(ids: np.ndarray, counts: np.ndarray, name: str) -> BinaryLabelError:
+    if ids.tolist() == [-1.0, 0.0, 1.0]:
+        summary = (
+            "the labels hold 3 class ids, -1, 0 and 1; a binary loss needs 0 and 1. If -1 marks padded "
+            "steps, weight them 0 (or mask them: Embedding(mask_zero=True), then -1 is read by nothing)."
+        )
+        fix = PADDING_FIX
+    else:
+        summary = f"the labels hold {ids.size} class ids; a binary loss needs two classes, 0 and 1."
+        fix = (
+            f"y = (y == {ids[-1]:g}).astype('float32')  # class {ids[-1]:g} against the rest; "
+            "for K classes use Dense(K, 'softmax') with 'sparse_categorical_crossentropy'"
+        )
     listed = ", ".join(f"{v:g} ({c})" for v, c in zip(ids[:_MAX_LISTED], counts[:_MAX_LISTED], strict=True))
     more = f", ... ({ids.size} values in all)" if ids.size > _MAX_LISTED else ""
     return BinaryLabelError(
         "KB209",
-        f"the labels hold {ids.size} class ids; a binary loss needs two classes, 0 and 1.",
+        summary,
         received=f"{name} values (count): {listed}{more}, {int(counts.sum())} labels",
         expected="labels in {0, 1}: one class against the other",
-        fix=f"y = (y == {ids[-1]:g}).astype('float32')  # class {ids[-1]:g} against the rest; "
-        "for K classes use Dense(K, 'softmax') with 'sparse_categorical_crossentropy'",
+        fix=fix,
     )
 
 

@@ -20,6 +20,7 @@ from keras_binary._contract import (
     plan_layout,
     static_shape,
 )
+from keras_binary._masks import flat_mask, keras_mask, mask_labels
 from keras_binary._value_checks import error_from_stats, error_if_failed, source_of, stats_failed, value_mask
 from keras_binary.errors import BinaryConfigError
 
@@ -62,7 +63,6 @@ def smooth_labels(y_true: Any, label_smoothing: float) -> Any:
     if not label_smoothing:
         return y_true
     return y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
-
 
 
 class ContractLoss(keras.losses.Loss):
@@ -121,16 +121,22 @@ class ContractLoss(keras.losses.Loss):
         # fail inside the backend with a message that says nothing useful.
         check_numeric(y_true, "y_true")
         check_numeric(y_pred, "y_pred")
+        keras_axis = False
         if sample_weight is not None:
+            keras_axis = self.reduction in (None, "none") and _adds_an_axis(sample_weight)
             sample_weight = self._example_weights(y_true, y_pred, sample_weight)
         check = _FoldedCheck(self) if self.validate else None
-        with _folding(check):
+        with _folding(check), _masked_call(self, keras_mask(y_pred), getattr(y_pred, "dtype", None)):
             result = super().__call__(y_true, y_pred, sample_weight=sample_weight)
         if self.reduction not in (None, "none") and tuple(result.shape) == (0,):
             # Keras returns an empty tensor for an empty batch; a loss is a number.
             return ops.zeros((), dtype=result.dtype)
         if check is not None and check.summary is not None:
             result = check.raise_if_failed(result)
+        if keras_axis and len(tuple(result.shape)) == 1:
+            # Keras's rule (squeeze_or_expand_to_same_rank): one loss per
+            # example times (N, 1) weights is (N, 1).
+            result = ops.expand_dims(result, axis=-1)
         return result
 
     def _example_weights(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
@@ -159,12 +165,16 @@ class ContractLoss(keras.losses.Loss):
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         canonical = canonical_pair(y_true, y_pred, self.from_logits, self.multi_label, use_keras_logits=True)
+        # Masked steps (a Keras mask on y_pred): their labels are read by
+        # nothing, as in Keras's losses, which weight them by 0.
+        mask, pred_dtype = _call_context(self, y_pred)
+        canonical = mask_labels(canonical, flat_mask(mask, canonical, y_pred))
         ok = summary = None
         check = _folded_check_of(self)
         folded = check is not None and _runtime.is_traced(canonical.y_pred)
         if self.validate and _has_elements(canonical):
             check_logits = not (folded and self._non_finite_logits_propagate)
-            ok, summary = value_mask(canonical, y_pred, check_logits=check_logits)
+            ok, summary = value_mask(canonical, y_pred, check_logits=check_logits, pred_dtype=pred_dtype)
         folded = folded and ok is not None
         poisoned = None
         if ok is not None and not folded:
@@ -260,6 +270,34 @@ class _folding:  # noqa: N801 - used as a function: `with _folding(check):`
             _FOLDING.stack.pop()
 
 
+class _masked_call:  # noqa: N801 - used as a function: `with _masked_call(loss, mask, dtype):`
+    """Hands `call` the Keras mask and the dtype of `y_pred` as `__call__` received it.
+
+    Keras converts `y_pred` to the loss's dtype in between: a bfloat16
+    softmax pair arrives as float32, with a bfloat16 rounding error.
+    """
+
+    def __init__(self, loss: ContractLoss, mask: Any, dtype: Any):
+        self.entry = (loss, mask, dtype)
+
+    def __enter__(self) -> None:
+        stack = getattr(_FOLDING, "masks", None)
+        if stack is None:
+            stack = _FOLDING.masks = []
+        stack.append(self.entry)
+
+    def __exit__(self, *exc: object) -> None:
+        _FOLDING.masks.pop()
+
+
+def _call_context(loss: ContractLoss, y_pred: Any) -> tuple[Any, Any]:
+    """The Keras mask and `y_pred`'s dtype of the call in progress (`call` called on its own: `y_pred`'s)."""
+    stack = getattr(_FOLDING, "masks", None)
+    if stack and stack[-1][0] is loss:
+        return stack[-1][1], stack[-1][2]
+    return keras_mask(y_pred), None
+
+
 def _folded_check_of(loss: ContractLoss) -> _FoldedCheck | None:
     stack = getattr(_FOLDING, "stack", None)
     if stack and stack[-1].loss is loss:
@@ -283,6 +321,12 @@ def _check_axis(axis: Any) -> int:
             fix="axis=-1  # move the class axis last, e.g. y_pred = keras.ops.moveaxis(y_pred, 1, -1)",
         )
     return -1
+
+
+def _adds_an_axis(sample_weight: Any) -> bool:
+    """Whether `sample_weight` is `(N, 1)`: Keras then returns unreduced losses as `(N, 1)`."""
+    shape = _shape_of(sample_weight)
+    return len(shape) == 2 and shape[-1] == 1
 
 
 def _has_elements(canonical: Canonical) -> bool:

@@ -12,6 +12,9 @@ from keras_binary.errors import BinaryConfigError
 from keras_binary.losses._base import ContractLoss, _check_axis, _check_number
 from keras_binary.losses.bce import binary_crossentropy_values
 
+# Keras's default class-1 weight of class balancing.
+_DEFAULT_ALPHA = 0.25
+
 
 def _check_focal(name: str, value: Any, low: float, high: float, default: float) -> float:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -163,6 +166,16 @@ class SafeFocal(ContractLoss):
         )
         self.apply_class_balancing = bool(apply_class_balancing)
         self.alpha = _check_focal("alpha", alpha, 0.0, 1.0, 0.25)
+        if not self.apply_class_balancing and self.alpha != _DEFAULT_ALPHA:
+            # As in Keras, alpha weights the classes only with class balancing.
+            raise BinaryConfigError(
+                "KB348",
+                "`alpha` weights the two classes only with apply_class_balancing=True; without it, "
+                "it has no effect (as in Keras's BinaryFocalCrossentropy).",
+                received=f"alpha={alpha!r}, apply_class_balancing=False",
+                expected="apply_class_balancing=True with alpha, or no alpha",
+                fix=f"keras_binary.SafeFocal(apply_class_balancing=True, alpha={alpha!r})",
+            )
         self.gamma = _check_focal("gamma", gamma, 0.0, math.inf, 2.0)
         self.pos_weight = (
             None
@@ -183,6 +196,14 @@ class SafeFocal(ContractLoss):
             apply_class_balancing=self.apply_class_balancing,
             pos_weight=self.pos_weight,
         )
+
+    @classmethod
+    def from_config(cls, config: dict) -> SafeFocal:
+        config = dict(config)
+        if not config.get("apply_class_balancing", False):
+            # Files saved before KB348 may hold an alpha that had no effect.
+            config["alpha"] = _DEFAULT_ALPHA
+        return cls(**config)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -19,6 +19,7 @@ from keras_binary._contract import (
     check_sample_weight,
     static_shape,
 )
+from keras_binary._masks import PADDING_ATTRIBUTE, flat_mask, keras_mask, mask_labels
 from keras_binary._value_checks import error_from_stats, source_of, value_stats
 from keras_binary.errors import BinaryConfigError, BinaryShapeError, UndefinedMetricWarning
 
@@ -226,13 +227,26 @@ class ContractMetric:
             logits: return logits when `from_logits=True` (else probabilities).
         """
         canonical = canonical_pair(y_true, y_pred, self.from_logits, self._pooled_multi_label)
+        # Masked steps (a Keras mask on y_pred) count for nothing, as in
+        # Keras's BinaryAccuracy; their labels are read by nothing.
+        mask = flat_mask(keras_mask(y_pred), canonical, y_pred)
+        padding = getattr(self, PADDING_ATTRIBUTE, None)
+        if mask is None and padding is not None:
+            # The model's output is masked, but JAX's train step hands the
+            # metrics a y_pred without its mask: the padding label marks it.
+            mask = ops.not_equal(canonical.y_true, ops.cast(padding, canonical.y_true.dtype))
+        canonical = mask_labels(canonical, mask)
         dtype = self.dtype
         y = ops.cast(canonical.y_true, dtype)
         s = ops.cast(canonical.y_pred, dtype)
         w = _flat_weights(sample_weight, canonical, y_pred, dtype)
+        if mask is not None:
+            w = ops.cast(mask, dtype) if w is None else w * ops.cast(mask, dtype)
         if self.validate and 0 not in static_shape(canonical.y_true):
             bad, stats = value_stats(canonical, y_pred)
-            poisoned = _runtime.raise_if(bad, stats, functools.partial(error_from_stats, source=source_of(self)))
+            poisoned = _runtime.raise_if(
+                bad, stats, functools.partial(error_from_stats, source=source_of(self))
+            )
             if poisoned is not None:  # XLA cannot raise: the metric becomes NaN
                 w = ops.where(poisoned, float("nan"), ops.ones_like(y) if w is None else w)
         if canonical.from_logits and not logits:
