@@ -107,12 +107,38 @@ def run_tensorflow() -> dict:
     control = _build_and_train(loss_scale=0.5)
     return {
         "later_xla_loss": _xla_after_a_strategy(strategy),
+        "report": _report_under(strategy),
         "replicas": strategy.num_replicas_in_sync,
         "single": single,
         "distributed": distributed,
         "control": control,
         "replica_losses": _replica_losses(strategy),
     }
+
+
+def _report_under(strategy) -> dict:
+    """`report` and `calibrate` of a model made under the strategy, and of the same model without it."""
+    import keras
+
+    import keras_binary as kb
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = (x[:, 0] + rng.normal(size=40) > 0).astype("int32")
+    weights = [rng.normal(size=(3, 1)).astype("float32"), np.zeros(1, "float32")]
+    out = {}
+    for name, scope in (("strategy", strategy.scope()), ("single", None)):
+        import contextlib
+
+        with scope if scope is not None else contextlib.nullcontext():
+            model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+            model.set_weights(weights)
+            model.compile(loss=kb.SafeBCE())
+        report = kb.evaluation.report(model, x, y, batch_size=16, verbose=0, n_bootstrap=20)
+        calibrated = kb.evaluation.calibrate(model, x, y, batch_size=16, verbose=0)
+        out[name] = {"auc": float(report.auc), "n": int(report.tp + report.fp + report.tn + report.fn)}
+        out[name]["calibrated"] = float(np.mean(keras.ops.convert_to_numpy(calibrated(x))))
+    return out
 
 
 def _xla_after_a_strategy(strategy) -> float:
@@ -300,6 +326,14 @@ def test_mirrored_strategy_matches_single_device(tf_result):
 
 
 @pytest.mark.slow
+def test_report_and_calibrate_under_a_strategy(tf_result):
+    """`predict_on_batch` under 2 replicas gives 2 copies of the rows: report reads one."""
+    result = tf_result["report"]
+    assert result["strategy"]["n"] == result["single"]["n"] == 40
+    for key in ("auc", "calibrated"):
+        np.testing.assert_allclose(result["strategy"][key], result["single"][key], rtol=1e-5)
+
+
 def test_xla_fit_after_a_strategy_trains(tf_result):
     assert np.isfinite(tf_result["later_xla_loss"])
 

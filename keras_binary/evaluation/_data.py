@@ -335,6 +335,21 @@ def _split_batch(batch: Any, x: Any) -> tuple[Any, Any, Any]:
     raise _no_labels_error(x)
 
 
+def _predict_on_batch(model: Any, xb: Any) -> np.ndarray:
+    """`model.predict_on_batch(xb)` as NumPy, one row per example also under a `tf.distribute` strategy.
+
+    Under a `MirroredStrategy` of R replicas Keras runs the undistributed
+    batch on every replica and concatenates their outputs: R copies of the
+    batch's predictions, one after the other. The first copy is the answer.
+    """
+    out = to_numpy(model.predict_on_batch(xb))
+    replicas = getattr(getattr(model, "distribute_strategy", None), "num_replicas_in_sync", 1)
+    rows = int(np.shape(keras.tree.flatten(xb)[0])[0])
+    if isinstance(replicas, int) and replicas > 1 and out.ndim and out.shape[0] == replicas * rows:
+        return out[:rows]
+    return out
+
+
 def predict(
     model: Any,
     x: Any,
@@ -386,7 +401,7 @@ def predict(
             # A tf.data batch on JAX or PyTorch is a TensorFlow tensor, which their
             # predict step does not take: hand every backend NumPy.
             xb = keras.tree.map_structure(to_numpy, xb)
-            preds.append(to_numpy(model.predict_on_batch(xb)))
+            preds.append(_predict_on_batch(model, xb))
             labels.append(to_numpy(yb))
             if wb is not None:
                 weights.append(to_numpy(wb))
@@ -412,7 +427,7 @@ def predict(
     bar = keras.utils.Progbar(steps, verbose=show, unit_name="batch")
     for i in range(steps):
         xb = keras.tree.map_structure(lambda a, i=i: a[i * size : (i + 1) * size], x)
-        preds.append(to_numpy(model.predict_on_batch(xb)))
+        preds.append(_predict_on_batch(model, xb))
         bar.update(i + 1)
     w = None if sample_weight is None else to_numpy(sample_weight)
     return to_numpy(y), np.concatenate(preds), w
