@@ -20,7 +20,7 @@ import numpy as np
 from keras_binary.errors import BinaryShapeError
 from keras_binary.evaluation import _data
 from keras_binary.evaluation._deps import require
-from keras_binary.evaluation.threshold import check_confidence
+from keras_binary.evaluation.threshold import check_confidence, json_value
 from keras_binary.layers import _check_threshold
 
 
@@ -90,13 +90,7 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """The comparison as plain Python values (NaN as `None`, intervals as lists), ready for JSON."""
-
-        def plain(v: Any) -> Any:
-            if isinstance(v, tuple):
-                return [plain(x) for x in v]
-            return None if isinstance(v, float) and math.isnan(v) else v
-
-        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
+        return {k: json_value(v) for k, v in dataclasses.asdict(self).items()}
 
     def __str__(self) -> str:
         a, b = self.names

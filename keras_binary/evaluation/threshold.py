@@ -17,6 +17,13 @@ from keras_binary.layers import _check_threshold
 METHODS = ("youden", "sensitivity", "specificity", "f1", "cost")
 
 
+def json_value(v: Any) -> Any:
+    """`v` as JSON reads it: NaN as `None`, a tuple (an interval) as a list."""
+    if isinstance(v, tuple):
+        return [json_value(x) for x in v]
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
 @dataclasses.dataclass(frozen=True)
 class OperatingPoint:
     """A decision threshold and what it achieves on the data it was chosen on.
@@ -63,13 +70,7 @@ class OperatingPoint:
 
     def to_dict(self) -> dict:
         """The operating point as plain Python values (NaN as `None`, intervals as lists), ready for JSON."""
-
-        def plain(v: Any) -> Any:
-            if isinstance(v, tuple):
-                return [plain(x) for x in v]
-            return None if isinstance(v, float) and math.isnan(v) else v
-
-        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
+        return {k: json_value(v) for k, v in dataclasses.asdict(self).items()}
 
     def __repr__(self) -> str:
         target = "" if self.value is None else f", value={self.value:g}"
