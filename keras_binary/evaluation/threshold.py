@@ -18,7 +18,13 @@ METHODS = ("youden", "sensitivity", "specificity", "f1", "cost")
 
 
 def json_value(v: Any) -> Any:
-    """`v` as JSON reads it: NaN as `None`, a tuple (an interval) as a list."""
+    """`v` as JSON reads it: NaN as `None`, a tuple (an interval) as a list.
+
+    Example:
+
+    >>> json_value((0.25, float("nan")))
+    [0.25, None]
+    """
     if isinstance(v, tuple):
         return [json_value(x) for x in v]
     return None if isinstance(v, float) and math.isnan(v) else v
