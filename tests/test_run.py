@@ -339,6 +339,56 @@ def test_set_fit_guard_all_checks_an_unbuilt_sequential_once_fit_builds_it():
     assert len(legit.fit(x, y, verbose=0).history["loss"]) == 1
 
 
+GENERATOR_SCRIPT = """
+import numpy as np
+import keras
+
+def batches(bad_at):
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        y = rng.integers(0, 2, 8).astype("float32")
+        if i == bad_at:
+            y = y + 1  # labels {1, 2} in one batch
+        yield rng.normal(size=(8, 3)).astype("float32"), y
+
+keras.utils.set_random_seed(0)
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, "sigmoid")])
+model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
+try:
+    model.fit(batches(BAD_AT), epochs=1, steps_per_epoch=4, verbose=0)
+    print("trained", float(model.evaluate(next(batches(-1))[0], next(batches(-1))[1], verbose=0)[0]))
+except ValueError as e:
+    print("ValueError caught")
+"""
+
+
+def test_generator_batches_of_a_plain_model_are_checked_under_run(tmp_path):
+    # A generator cannot be read ahead: each batch's labels are checked as Keras draws it, before its step.
+    status, out, err = run_source(tmp_path, GENERATOR_SCRIPT.replace("BAD_AT", "2"))
+    assert status == 1, err
+    assert "ValueError caught" not in out and "trained" not in out
+    assert "KB202" in err and "at a batch, before its step" in err
+    # Good batches: the same numbers as plain Python.
+    good = GENERATOR_SCRIPT.replace("BAD_AT", "-1")
+    status, out, err = run_source(tmp_path, good)
+    assert status == 0, err
+    assert "keras-binary" not in err
+    assert out == run_plain(tmp_path, good)
+
+
+def test_generator_batches_in_process_raise_the_coded_error():
+    def batches():
+        for i in range(4):
+            yield np.ones((8, 3), "float32"), np.full(8, 3.0 if i == 1 else 1.0, "float32")
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, "sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    keras_binary.config.set_fit_guard("all")
+    with pytest.raises(keras_binary.BinaryLabelError) as info:
+        model.fit(batches(), epochs=1, steps_per_epoch=4, verbose=0)
+    assert info.value.code == "KB201"
+
+
 def test_set_fit_guard_all_in_process_raises_the_coded_error():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="softmax")])
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])

@@ -118,7 +118,7 @@ def run_script(path: str, argv: list[str], *, warn: bool = False, err: IO[str] |
         if isinstance(error, GuardStop):
             _flush()
             where = f" at {error.where}" if error.where else ""
-            err.write(f"{PROG}: stopped{where}, before the first step:\n{error.error}\n")
+            err.write(f"{PROG}: stopped{where}, {error.when}:\n{error.error}\n")
             err.write(
                 f"{PROG}: the script was not changed; fix the line above, or run with --warn to go on.\n"
             )

@@ -110,8 +110,13 @@ def _guarded(name: str, method: Callable) -> Callable:
 def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, kwargs: dict) -> Any:
     model.__dict__[_ACTIVE] = True
     _runtime.enter_call(model)
+    plain = not _keras_binary_objects(model)  # a plain-Keras model under "all": no check in its step
     try:
         _before_first_step(model, name, args, kwargs)
+        if plain:
+            from keras_binary.guard import _scope
+
+            args, kwargs = _scope.check_generator_batches(name, args, kwargs)
         watchers = _watch_steps(model, name)
         for watcher in watchers:
             watcher.start()
@@ -129,6 +134,10 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
         return result
     except Exception as error:
         coded = coded_error(error)
+        if plain:
+            from keras_binary.guard import _scope
+
+            _scope.stop_at_call(coded or error)
         if coded is None or coded is error:
             raise
         raise coded from error
@@ -307,7 +316,9 @@ def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict)
         return
     _check_graph(model)
     _check_graph_when_built(model, name)
-    if name in ("train_on_batch", "test_on_batch") and _plainly_binary(_fit_argument(name, args, kwargs, "y")):
+    if name in ("train_on_batch", "test_on_batch") and _plainly_binary(
+        _fit_argument(name, args, kwargs, "y")
+    ):
         return  # the batch a custom loop hands over every step: the short test passed it
     argument = functools.partial(_fit_argument, name, args, kwargs)
     check_call_arguments(model, name, argument, _keras_binary_objects(model))

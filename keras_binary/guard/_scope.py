@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import os
 import sys
+import types
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -65,6 +67,8 @@ class GuardStop(BaseException):
     Args:
         error: the coded error (`BinaryModelError`, `BinaryLabelError`).
         where: `"file:line"` of the script's `fit` call, or `""`.
+        when: when it stopped, for the message: `"before the first step"`,
+            or `"at a batch, before its step"` (a generator's labels).
 
     Example:
 
@@ -74,10 +78,11 @@ class GuardStop(BaseException):
     (False, 'train.py:12')
     """
 
-    def __init__(self, error: BaseException, where: str = ""):
+    def __init__(self, error: BaseException, where: str = "", when: str = "before the first step"):
         super().__init__(str(error))
         self.error = error
         self.where = where
+        self.when = when
 
 
 def is_binary(model: keras.Model) -> bool | None:
@@ -211,6 +216,58 @@ def check_before_first_step(model: keras.Model, name: str, args: tuple, kwargs: 
             check_labels(labels, one_hot_pairs=True, name=name)
         except BinaryError as error:
             _stop(error)
+
+
+def check_generator_batches(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """`fit`'s or `evaluate`'s arguments with a Python generator `x` whose batches are checked as Keras draws them.
+
+    A plain-Keras model has no check in its step, and a generator's labels
+    cannot be read before the first step without consuming it. Each batch's
+    labels are checked on the host when Keras takes the batch, before its
+    step: one minimum and maximum over the batch, no change to the batch,
+    the order or the numbers. Other inputs are returned as they are.
+
+    Args:
+        name: the guarded method.
+        args: its positional arguments.
+        kwargs: its keyword arguments.
+
+    Returns:
+        `(args, kwargs)`, with `x` wrapped when it is a generator.
+    """
+    from keras_binary.guard import _fit_argument
+
+    x = _fit_argument(name, args, kwargs, "x") if name in ("fit", "evaluate") else None
+    if not isinstance(x, types.GeneratorType):
+        return args, kwargs
+    if "x" in kwargs:
+        return args, {**kwargs, "x": _checked_batches(x)}
+    return (_checked_batches(x), *args[1:]), kwargs
+
+
+def _checked_batches(batches: Iterator) -> Iterator:
+    from keras_binary.errors import BinaryError
+    from keras_binary.guard._labels import check_labels
+
+    for batch in batches:
+        if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+            try:
+                check_labels(batch[1], one_hot_pairs=True, name="a batch's y")
+            except BinaryError as error:
+                if RUN_MODE != "warn":
+                    # Raised as itself: TensorFlow draws the batches in a thread of its own and
+                    # hands a coded error back; the guard stops `run` at the call (`stop_at_call`).
+                    raise
+                _stop(error)
+        yield batch
+
+
+def stop_at_call(error: BaseException) -> None:
+    """Under `keras-binary run` (not `--warn`), stops the script for a coded error that reached the guarded call."""
+    from keras_binary.errors import BinaryError
+
+    if RUN_MODE == "stop" and isinstance(error, BinaryError):
+        raise GuardStop(error, user_call_site(), when="at a batch, before its step")
 
 
 def _model_findings(model: keras.Model, y: Any, class_weight: Any) -> tuple[list, list]:
