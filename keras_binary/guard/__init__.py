@@ -110,7 +110,7 @@ def _guarded(name: str, method: Callable) -> Callable:
 def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, kwargs: dict) -> Any:
     model.__dict__[_ACTIVE] = True
     _runtime.enter_call(model)
-    plain = not _keras_binary_objects(model)  # a plain-Keras model under "all": no check in its step
+    plain = not _compiled_objects(model)  # a plain-Keras model under "all": no check in its step
     try:
         _before_first_step(model, name, args, kwargs)
         if plain:
@@ -247,6 +247,21 @@ def is_guarded(model: keras.Model) -> bool:
     return guarded
 
 
+# Attribute on a model: the compiled loss and metrics `_compiled_objects` last read, and what it found.
+_OBJECTS = "_keras_binary_compiled_objects"
+
+
+def _compiled_objects(model: keras.Model) -> list[Any]:
+    """`_keras_binary_objects(model)`, read once per `compile` (a guarded call asks on every call)."""
+    key = (getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None))
+    cached = model.__dict__.get(_OBJECTS)
+    if cached is not None and cached[0] is key[0] and cached[1] is key[1]:
+        return cached[2]
+    objects = _keras_binary_objects(model)
+    model.__dict__[_OBJECTS] = (*key, objects)
+    return objects
+
+
 def _keras_binary_objects(model: keras.Model) -> list[Any]:
     """The keras_binary losses and metrics `model` was compiled with."""
     from keras_binary.losses import ContractLoss
@@ -302,7 +317,7 @@ def _fit_argument(name: str, args: tuple, kwargs: dict, argument: str) -> Any:
 
 def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict) -> None:
     """The host checks: graph errors of `diagnose`, then the arguments (every label of an array `y`)."""
-    if not _keras_binary_objects(model):  # a plain-Keras binary model, guarded under "all"
+    if not _compiled_objects(model):  # a plain-Keras binary model, guarded under "all"
         from keras_binary.guard import _scope
 
         _scope.check_before_first_step(model, name, args, kwargs)
@@ -321,7 +336,7 @@ def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict)
     ):
         return  # the batch a custom loop hands over every step: the short test passed it
     argument = functools.partial(_fit_argument, name, args, kwargs)
-    check_call_arguments(model, name, argument, _keras_binary_objects(model))
+    check_call_arguments(model, name, argument, _compiled_objects(model))
 
 
 # Labels up to this size take the short test of `_plainly_binary`; larger
