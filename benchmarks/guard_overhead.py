@@ -133,6 +133,8 @@ def plain_overhead(repeats: int, **compile_kwargs) -> tuple[float, float, float]
             (guarded if scope == "all" else plain).append(time_plain(model, x, y, scope))
     ratio = statistics.median(a / b for a, b in zip(guarded, plain, strict=True))
     return statistics.median(guarded), statistics.median(plain), ratio
+
+
 def train_on_batch_overhead(repeats: int, **compile_kwargs) -> tuple[float, float, float]:
     """Median ms per guarded and unguarded `train_on_batch` call, and the median ratio."""
     rng = np.random.default_rng(0)

@@ -66,7 +66,9 @@ def forward_ops(model: keras.Model, x) -> dict[str, int] | None:
         import tensorflow as tf
 
         graph = tf.function(lambda t: model(t, training=False)).get_concrete_function(x).graph
-        names = [op.type for op in graph.get_operations() if op.type not in ("Placeholder", "Identity", "NoOp")]
+        names = [
+            op.type for op in graph.get_operations() if op.type not in ("Placeholder", "Identity", "NoOp")
+        ]
         names = [n for n in names if n != "ReadVariableOp"]  # one per weight in both
     elif backend == "jax":
         import re
@@ -78,7 +80,11 @@ def forward_ops(model: keras.Model, x) -> dict[str, int] | None:
 
         text = (
             jax.jit(forward)
-            .lower([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables], x)
+            .lower(
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                x,
+            )
             .as_text()
         )
         names = re.findall(r"= (?:stablehlo|mhlo|chlo)\.(\w+)", text)
@@ -113,7 +119,11 @@ def measure(batch: int, reps: int, inner: int, seed: int = 0) -> dict:
                 fn()
     results = {}
     plain_ops, binary_ops = forward_ops(plain, x), forward_ops(binary, x)
-    results["forward_ops"] = {"plain": plain_ops, "binary_head": binary_ops, "identical": plain_ops == binary_ops}
+    results["forward_ops"] = {
+        "plain": plain_ops,
+        "binary_head": binary_ops,
+        "identical": plain_ops == binary_ops,
+    }
     for kind, pair in calls.items():
         ratios, times = [], {"plain": [], "binary_head": []}
         for rep in range(reps):

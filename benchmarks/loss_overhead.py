@@ -62,7 +62,12 @@ def interleaved(fns: dict, reps: int) -> dict:
 
 
 def report(
-    title: str, times: dict, baseline: str, targets: dict, results: dict | None = None, also: str | None = None
+    title: str,
+    times: dict,
+    baseline: str,
+    targets: dict,
+    results: dict | None = None,
+    also: str | None = None,
 ) -> None:
     """Prints median and minimum times and their ratios to `baseline`.
 
@@ -78,7 +83,9 @@ def report(
     second = statistics.median(times[also]) if also else None
     print(f"\n{title}")
     extra = f" {'/ keras':>7}" if also else ""
-    print(f"  {'variant':<42} {'median ms':>10} {'ratio':>6} {'min ms':>9} {'ratio':>6}{extra}  target (median)")
+    print(
+        f"  {'variant':<42} {'median ms':>10} {'ratio':>6} {'min ms':>9} {'ratio':>6}{extra}  target (median)"
+    )
     for name, values in times.items():
         med, low = statistics.median(values), min(values)
         target = targets.get(name)
@@ -199,7 +206,14 @@ def backend_floors():
         import torch
 
         class xp:  # noqa: N801
-            abs, exp, log, log1p, mean, clip = torch.abs, torch.exp, torch.log, torch.log1p, torch.mean, torch.clamp
+            abs, exp, log, log1p, mean, clip = (
+                torch.abs,
+                torch.exp,
+                torch.log,
+                torch.log1p,
+                torch.mean,
+                torch.clamp,
+            )
 
         relu = torch.relu
     else:
@@ -259,8 +273,13 @@ def loss_alone(n: int, reps: int) -> None:
     p1 = ops.sigmoid(z1)
     y1 = ops.convert_to_tensor(rng.integers(0, 2, n).astype("float32"))
     z_col, p_col, y_col = (ops.reshape(t, (n, 1)) for t in (z1, p1, y1))
-    modes = [("tf.function", 0), ("tf.function(jit_compile=True)", 1)] if BACKEND == "tensorflow" else [("", 0)]
-    for from_logits, floor, s1, s_col in ((True, floor_logits, z1, z_col), (False, floor_probabilities, p1, p_col)):
+    modes = (
+        [("tf.function", 0), ("tf.function(jit_compile=True)", 1)] if BACKEND == "tensorflow" else [("", 0)]
+    )
+    for from_logits, floor, s1, s_col in (
+        (True, floor_logits, z1, z_col),
+        (False, floor_probabilities, p1, p_col),
+    ):
         kind = "logits" if from_logits else "probabilities"
         floor_name = f"floor: {BACKEND} by hand, (N,)"
         keras_name = "keras BinaryCrossentropy, (N, 1)"
@@ -283,7 +302,9 @@ def loss_alone(n: int, reps: int) -> None:
 
                 fns[name] = run
             wall, cpu = interleaved_with_cpu(fns, reps)
-            label = f" {mode_name}" if mode_name else {"jax": " jax.jit", "torch": " (eager)"}.get(BACKEND, "")
+            label = (
+                f" {mode_name}" if mode_name else {"jax": " jax.jit", "torch": " (eager)"}.get(BACKEND, "")
+            )
             suffix = ("_xla" if mode == 1 else "") + ("" if from_logits else "_probabilities")
             results = {}
             for validate in (False, True):
@@ -303,12 +324,16 @@ def report_cpu(cpu: dict, floor_name: str, keras_name: str, targets: dict, resul
     for name, values in cpu.items():
         med = statistics.median(values)
         target = targets.get(name)
-        verdict = "" if target is None else f"  <= {target:.2f} " + ("ok" if med / floor <= target else "MISSED")
+        verdict = (
+            "" if target is None else f"  <= {target:.2f} " + ("ok" if med / floor <= target else "MISSED")
+        )
         print(f"  {name:<42} {med * 1e3:>8.3f} {med / floor:>8.3f} {med / plain:>8.3f}{verdict}")
     for name, result in results.items():
         med = statistics.median(cpu[name])
         target = f" target={targets[name]}" if name in targets else ""
-        print(f"RESULT name={result}_cpu ratio={med / floor:.4f}{target} keras_ratio={med / plain:.4f} reference=floor")
+        print(
+            f"RESULT name={result}_cpu ratio={med / floor:.4f}{target} keras_ratio={med / plain:.4f} reference=floor"
+        )
 
 
 # --- (c) retracing ------------------------------------------------------------------------

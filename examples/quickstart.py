@@ -15,7 +15,11 @@ y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int64")  # labels of shape (N,), int
 # A 2-unit softmax output with integer labels and a *binary* loss: plain Keras
 # raises a rank error here; SafeBCE reduces the pair to one score exactly.
 model = keras.Sequential(
-    [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2, activation="softmax")]
+    [
+        keras.Input((8,)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(2, activation="softmax"),
+    ]
 )
 model.compile(optimizer=keras.optimizers.Adam(0.01), loss=keras_binary.SafeBCE(), metrics=["accuracy"])
 history = model.fit(x[:768], y[:768], epochs=5, batch_size=64, verbose=0)

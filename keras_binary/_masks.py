@@ -87,7 +87,9 @@ def flat_mask(mask: Any, canonical: Canonical, y_pred: Any) -> Any:
         mask = ops.expand_dims(mask, axis=-1)
     if shape != leading or None in leading:
         run_shape = ops.shape(y_pred)
-        mask = ops.broadcast_to(mask, tuple(run_shape[:-1]) if canonical.layout.drop_class_axis else tuple(run_shape))
+        mask = ops.broadcast_to(
+            mask, tuple(run_shape[:-1]) if canonical.layout.drop_class_axis else tuple(run_shape)
+        )
     return ops.reshape(mask, (-1,))
 
 

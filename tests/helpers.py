@@ -17,7 +17,9 @@ def to_numpy(x):
 
 
 def assert_allclose_rel(actual, expected, rtol=1e-6, atol=1e-7, err_msg=""):
-    np.testing.assert_allclose(to_numpy(actual), np.asarray(expected, "float64"), rtol=rtol, atol=atol, err_msg=err_msg)
+    np.testing.assert_allclose(
+        to_numpy(actual), np.asarray(expected, "float64"), rtol=rtol, atol=atol, err_msg=err_msg
+    )
 
 
 def config_round_trip(obj):

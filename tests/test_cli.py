@@ -283,14 +283,14 @@ def test_doctor_directories(tmp_path, capsys):
     assert code == 0 and "no problem found" in out, err
 
 
-CUSTOM_LAYER = '''
+CUSTOM_LAYER = """
 import keras
 
 @keras.saving.register_keras_serializable(package="mylayers")
 class Gate(keras.layers.Layer):
     def call(self, x):
         return x * 0.5
-'''
+"""
 
 
 def test_doctor_import_registers_custom_layers(tmp_path, capsys, monkeypatch):

@@ -456,8 +456,6 @@ def test_readme_python_blocks_run():
         run_block(block.source, namespace, f"README.md:{block.line}")
 
 
-
-
 # ---------------------------------------------------------------------------
 # The benchmark runner behind docs/benchmarks.md.
 

@@ -107,10 +107,28 @@ CASES = [
         {"multi_label": True, "pool_labels": True},
     ),
     ("sens_at_spec", kbm.SensitivityAtSpecificity, {"specificity": 0.7}, "binary", {}),
-    ("sens_at_spec_50", kbm.SensitivityAtSpecificity, {"specificity": 0.6, "num_thresholds": 50}, "binary", {}),
-    ("sens_at_spec_class_id", kbm.SensitivityAtSpecificity, {"specificity": 0.7, "class_id": 1}, "multi", MULTI),
+    (
+        "sens_at_spec_50",
+        kbm.SensitivityAtSpecificity,
+        {"specificity": 0.6, "num_thresholds": 50},
+        "binary",
+        {},
+    ),
+    (
+        "sens_at_spec_class_id",
+        kbm.SensitivityAtSpecificity,
+        {"specificity": 0.7, "class_id": 1},
+        "multi",
+        MULTI,
+    ),
     ("spec_at_sens", kbm.SpecificityAtSensitivity, {"sensitivity": 0.8}, "binary", {}),
-    ("spec_at_sens_class_id", kbm.SpecificityAtSensitivity, {"sensitivity": 0.8, "class_id": 2}, "multi", MULTI),
+    (
+        "spec_at_sens_class_id",
+        kbm.SpecificityAtSensitivity,
+        {"sensitivity": 0.8, "class_id": 2},
+        "multi",
+        MULTI,
+    ),
     ("prec_at_rec", kbm.PrecisionAtRecall, {"recall": 0.6}, "binary", {}),
     ("prec_at_rec_multi", kbm.PrecisionAtRecall, {"recall": 0.6}, "multi", MULTI),
     ("rec_at_prec", kbm.RecallAtPrecision, {"precision": 0.7, "num_thresholds": 50}, "binary", {}),
@@ -126,7 +144,13 @@ CASES = [
     ("f1_multi_macro", kbm.F1Score, {"threshold": 0.45, "average": "macro"}, "multi", MULTI),
     ("f1_multi_weighted", kbm.F1Score, {"threshold": 0.5, "average": "weighted"}, "multi", MULTI),
     ("fbeta", kbm.FBetaScore, {"beta": 2.0, "threshold": 0.5}, "binary", {}),
-    ("fbeta_multi_macro", kbm.FBetaScore, {"beta": 0.5, "threshold": 0.5, "average": "macro"}, "multi", MULTI),
+    (
+        "fbeta_multi_macro",
+        kbm.FBetaScore,
+        {"beta": 0.5, "threshold": 0.5, "average": "macro"},
+        "multi",
+        MULTI,
+    ),
     ("fbeta_multi_none", kbm.FBetaScore, {"beta": 2.0, "threshold": 0.6}, "multi", MULTI),
     ("bce", keras_binary.SafeBCE, {}, "binary", {}),
     ("bce_logits_smooth", keras_binary.SafeBCE, {"from_logits": True, "label_smoothing": 0.2}, "logits", {}),
@@ -239,7 +263,9 @@ def test_every_keras_argument_is_supported_or_refused_with_a_code(cls, name):
         with pytest.raises(BinaryConfigError) as info:
             cls(**required, **refused)
         assert info.value.code == code
-    assert name in ours or (cls, name) in REFUSED, f"{cls.__name__} neither supports nor refuses Keras's {name!r}"
+    assert name in ours or (cls, name) in REFUSED, (
+        f"{cls.__name__} neither supports nor refuses Keras's {name!r}"
+    )
     if name in ours and (cls, name) not in DEFAULTS_DIFFER:
         assert ours[name].default == keras_param.default or (
             keras_param.default is None and name == "thresholds"  # None: 0.5, as Keras
@@ -287,7 +313,9 @@ UNDEFINED = [
 ]
 
 
-@pytest.mark.parametrize(("cls", "args", "kind", "reason"), UNDEFINED, ids=lambda v: getattr(v, "__name__", None))
+@pytest.mark.parametrize(
+    ("cls", "args", "kind", "reason"), UNDEFINED, ids=lambda v: getattr(v, "__name__", None)
+)
 def test_undefined_is_nan_and_one_warning_where_keras_gives_zero(cls, args, kind, reason):
     y, p, w = _data(kind)
     y = np.zeros_like(y)  # one class only: no positives

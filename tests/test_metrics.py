@@ -225,7 +225,9 @@ ALL_METRICS = {
 
 # The value each metric reports when it has seen no (weighted) example:
 # undefined (NaN) but for accuracy, cross-entropy and ECE (0, as Keras).
-EMPTY = {name: (0.0 if name in ("BinaryAccuracy", "BinaryCrossentropy", "ECE") else np.nan) for name in ALL_METRICS}
+EMPTY = {
+    name: (0.0 if name in ("BinaryAccuracy", "BinaryCrossentropy", "ECE") else np.nan) for name in ALL_METRICS
+}
 
 
 def _result(metric) -> float:
@@ -245,6 +247,7 @@ def _result(metric) -> float:
 
 def _same(got: float, expected: float) -> bool:
     return bool(np.isnan(got)) if np.isnan(expected) else got == pytest.approx(expected, abs=1e-5)
+
 
 _, P, _ = _grid_data(7, B)  # B grid probabilities, some above 0.5, some below
 P = P.reshape(-1, 1)
@@ -475,7 +478,9 @@ def test_compile_fit_and_saved_model_with_every_metric():
     # An informative start (p1 = sigmoid(4 x0)): a random one may predict no
     # probability above Precision's 0.7 in an epoch, and Precision is then
     # undefined (NaN, tested elsewhere).
-    model.layers[0].set_weights([np.array([[-2.0, 2.0], [0.0, 0.0], [0.0, 0.0]], "float32"), np.zeros(2, "float32")])
+    model.layers[0].set_weights(
+        [np.array([[-2.0, 2.0], [0.0, 0.0], [0.0, 0.0]], "float32"), np.zeros(2, "float32")]
+    )
     # `metrics` ignore sample weights in Keras, `weighted_metrics` use them.
     unweighted = [
         lambda: kbm.AUC(name="auc_unweighted"),
@@ -490,7 +495,9 @@ def test_compile_fit_and_saved_model_with_every_metric():
     )
     w = np.random.default_rng(1).choice([0.0, 0.5, 2.0], len(y)).astype("float32")
     history = model.fit(x, y, sample_weight=w, batch_size=B, epochs=1, verbose=0).history
-    assert all(np.isfinite(v[-1]) for v in history.values()), {k: v for k, v in history.items() if not np.isfinite(v[-1])}
+    assert all(np.isfinite(v[-1]) for v in history.values()), {
+        k: v for k, v in history.items() if not np.isfinite(v[-1])
+    }
     assert len(history) == len(CONFIGURED) + len(unweighted) + 1
     predictions = model.predict(x, batch_size=B, verbose=0)
     reference = {

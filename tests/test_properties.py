@@ -304,7 +304,9 @@ def test_logit_formula_and_both_gradients_match_float64(batch, pos_weight):
     # float32 rounds it to ~1e-7 * max(1, w) absolute.
     np.testing.assert_allclose(d_z, expected_z, rtol=1e-6, atol=2.5e-7 * max(1.0, w))
     # d/dy is a difference of two softplus values of size <= |z| + 1.
-    np.testing.assert_allclose(d_y, expected_y, rtol=1e-6, atol=2.5e-7 * max(1.0, w) * (1.0 + np.abs(z64).max()))
+    np.testing.assert_allclose(
+        d_y, expected_y, rtol=1e-6, atol=2.5e-7 * max(1.0, w) * (1.0 + np.abs(z64).max())
+    )
 
 
 @given(st.sampled_from([0.0, 0.25, 1.0]), st.one_of(st.none(), st.floats(0.1, 10.0)))

@@ -21,6 +21,7 @@ CATALOGUE = "errors.md"
 def on_page_markdown(markdown, page, config, files, **kwargs):
     if page.file.src_uri != CATALOGUE:
         return markdown
+
     def heading(match):
         code, title = match.group(1), match.group(2)
         title = title.replace("{", "\\{").replace("}", "\\}")  # literal braces, not attributes

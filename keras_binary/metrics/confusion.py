@@ -229,7 +229,9 @@ class FBetaScore(ConfusionMatrixMetric):
             support = tp + fn
             score = ops.divide_no_nan(ops.sum(score * support), ops.sum(support))
             # A label without positives weighs 0; undefined only with no positives at all.
-            undefined = ops.logical_or(ops.sum(support) <= 0, ops.any(ops.logical_and(undefined, support > 0)))
+            undefined = ops.logical_or(
+                ops.sum(support) <= 0, ops.any(ops.logical_and(undefined, support > 0))
+            )
         return self._nan_where_undefined(score, undefined)
 
     def _settings(self) -> dict:
@@ -374,7 +376,8 @@ class BalancedAccuracy(ConfusionMatrixMetric):
         positives = self.true_positives + self.false_negatives
         negatives = self.true_negatives + self.false_positives
         value = 0.5 * (
-            ops.divide_no_nan(self.true_positives, positives) + ops.divide_no_nan(self.true_negatives, negatives)
+            ops.divide_no_nan(self.true_positives, positives)
+            + ops.divide_no_nan(self.true_negatives, negatives)
         )
         return self._nan_where_undefined(value, ops.logical_or(positives <= 0, negatives <= 0))
 

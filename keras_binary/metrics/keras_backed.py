@@ -586,10 +586,14 @@ class SensitivityAtSpecificity(_KerasRateAtRate, keras.metrics.SensitivityAtSpec
         multi_label: bool = False,
         validate: bool = True,
     ):
-        super().__init__(specificity, num_thresholds, class_id, name, dtype, from_logits, multi_label, validate)
+        super().__init__(
+            specificity, num_thresholds, class_id, name, dtype, from_logits, multi_label, validate
+        )
 
     def _rates(self) -> tuple[Any, Any]:
-        return _ratio(self.true_negatives, self.false_positives), _ratio(self.true_positives, self.false_negatives)
+        return _ratio(self.true_negatives, self.false_positives), _ratio(
+            self.true_positives, self.false_negatives
+        )
 
 
 @_register
@@ -632,10 +636,14 @@ class SpecificityAtSensitivity(_KerasRateAtRate, keras.metrics.SpecificityAtSens
         multi_label: bool = False,
         validate: bool = True,
     ):
-        super().__init__(sensitivity, num_thresholds, class_id, name, dtype, from_logits, multi_label, validate)
+        super().__init__(
+            sensitivity, num_thresholds, class_id, name, dtype, from_logits, multi_label, validate
+        )
 
     def _rates(self) -> tuple[Any, Any]:
-        return _ratio(self.true_positives, self.false_negatives), _ratio(self.true_negatives, self.false_positives)
+        return _ratio(self.true_positives, self.false_negatives), _ratio(
+            self.true_negatives, self.false_positives
+        )
 
 
 @_register
@@ -683,7 +691,9 @@ class PrecisionAtRecall(_KerasRateAtRate, keras.metrics.PrecisionAtRecall):
         super().__init__(recall, num_thresholds, class_id, name, dtype, from_logits, multi_label, validate)
 
     def _rates(self) -> tuple[Any, Any]:
-        return _ratio(self.true_positives, self.false_negatives), _ratio(self.true_positives, self.false_positives)
+        return _ratio(self.true_positives, self.false_negatives), _ratio(
+            self.true_positives, self.false_positives
+        )
 
 
 @_register
@@ -731,7 +741,9 @@ class RecallAtPrecision(_KerasRateAtRate, keras.metrics.RecallAtPrecision):
         super().__init__(precision, num_thresholds, class_id, name, dtype, from_logits, multi_label, validate)
 
     def _rates(self) -> tuple[Any, Any]:
-        return _ratio(self.true_positives, self.false_positives), _ratio(self.true_positives, self.false_negatives)
+        return _ratio(self.true_positives, self.false_positives), _ratio(
+            self.true_positives, self.false_negatives
+        )
 
 
 @_register

@@ -132,7 +132,9 @@ def run_cases(
         lines = [ln for ln in done.stdout.splitlines() if ln.startswith("OUTCOMES ")]
         if not lines:
             for case in cases:
-                counts[case][f"crash(rc={done.returncode}): {done.stderr.strip().splitlines()[-1:]}"] += trials
+                counts[case][f"crash(rc={done.returncode}): {done.stderr.strip().splitlines()[-1:]}"] += (
+                    trials
+                )
             continue
         for case, outcomes in json.loads(lines[-1][len("OUTCOMES ") :]).items():
             counts[case].update(outcomes)
