@@ -431,6 +431,32 @@ def test_api_reference_documents_every_public_name():
     assert not missing, f"docs/api.md has no `::: name` directive for {missing}"
 
 
+def test_api_directives_name_the_object_not_a_module_of_the_same_name():
+    # mkdocstrings resolves `::: name` statically: where a package holds both a module
+    # `name.py` and, imported from it, a function `name`, a directive reaching `name` through
+    # that package renders the module's docstring instead of the function.
+    import importlib.util
+    import inspect
+    import pkgutil
+
+    shadowed = {}
+    for info in pkgutil.walk_packages(keras_binary.__path__, "keras_binary."):
+        if not info.ispkg:
+            continue
+        package = importlib.import_module(info.name)
+        for child in pkgutil.iter_modules(package.__path__):
+            obj = getattr(package, child.name, None)
+            if obj is not None and not inspect.ismodule(obj):
+                shadowed[child.name] = f"{info.name}.{child.name}.{child.name}"
+    api = (DOCS / "api.md").read_text(encoding="utf-8")
+    wrong = [
+        path
+        for path in re.findall(r"^::: (\S+)", api, flags=re.MULTILINE)
+        if path.rsplit(".", 1)[-1] in shadowed and path != shadowed[path.rsplit(".", 1)[-1]]
+    ]
+    assert not wrong, f"use the module path, e.g. {[shadowed[w.rsplit('.', 1)[-1]] for w in wrong]}: {wrong}"
+
+
 # README.md is also the package index's page: its links into the repository are absolute.
 REPOSITORY = "https://github.com/keras-binary/keras-binary/blob/main/"
 
