@@ -65,6 +65,31 @@ def test_plot_report_writes_every_file(two_reports, tmp_path):
     assert summary["files"] == {k: p.name for k, p in paths.items()}
 
 
+def test_reports_with_the_same_name_get_distinct_legend_names(tmp_path):
+    y, p = scores()
+    _, q = scores(separation=0.7, seed=1)
+    first, second = report(y, p, n_bootstrap=20), report(y, q, n_bootstrap=20)  # both "model"
+    figures = {
+        "roc": plots.roc_figure(first, compare=second),
+        "pr": plots.pr_figure(first, compare=second),
+        "decision curve": plots.decision_curve_figure(first, compare=second),
+    }
+    for kind, figure in figures.items():
+        names = [
+            t.split(":")[0].split(" (")[0] for t in legend_texts(figure.axes[0]) if t.startswith("model")
+        ]
+        assert names == ["model 1", "model 2"], (kind, names)
+    summary = json.loads(first.plot(tmp_path, compare=[second])["summary"].read_text())
+    assert (summary["name"], summary["compare"][0]["name"]) == ("model 1", "model 2")
+
+
+@pytest.mark.parametrize("compare", [np.array([0.2, 0.8]), [0.3, 0.7], "naive"])
+def test_compare_refuses_what_is_not_a_report(two_reports, tmp_path, compare):
+    fixed, _ = two_reports
+    with pytest.raises(TypeError, match=r"`compare` takes a keras_binary.BinaryReport .*keras_binary.report"):
+        fixed.plot(tmp_path, compare=compare)
+
+
 def test_roc_figure(two_reports):
     fixed, naive = two_reports
     figure = plots.roc_figure(fixed, compare=[naive])

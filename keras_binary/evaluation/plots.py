@@ -66,8 +66,26 @@ def _as_list(compare: Any) -> list[Any]:
     if compare is None:
         return []
     if isinstance(compare, Sequence) and not isinstance(compare, str | bytes):
-        return list(compare)
-    return [compare]
+        others = list(compare)
+    else:
+        others = [compare]
+    for other in others:
+        if not (hasattr(other, "to_dict") and hasattr(other, "name")):
+            raise TypeError(
+                "`compare` takes a keras_binary.BinaryReport or a list of them; received "
+                f"{type(other).__name__}. Make one with keras_binary.report(y_true, y_pred_other)."
+            )
+    return others
+
+
+def _labelled(report: Any, compare: Any) -> list[tuple[str, Any]]:
+    """The report and the compared ones, each with a name no other curve on the axes has."""
+    reports = [report, *_as_list(compare)]
+    names = [r.name for r in reports]
+    return [
+        (name if names.count(name) == 1 else f"{name} {names[:i].count(name) + 1}", r)
+        for i, (name, r) in enumerate(zip(names, reports, strict=True))
+    ]
 
 
 def _summary(report: Any) -> dict[str, Any]:
@@ -144,12 +162,12 @@ def roc_figure(report: Any, *, compare: Any = None, title: str = "ROC curve") ->
     figure = _new_figure()
     ax = figure.add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="chance (AUC 0.5)")
-    for i, r in enumerate([report, *_as_list(compare)]):
+    for i, (name, r) in enumerate(_labelled(report, compare)):
         values, color = _summary(r), _COLORS[i % len(_COLORS)]
         if not _both_classes(r):
             continue
         fpr, tpr, _ = metrics.roc_curve(r.y_true, r.y_score, sample_weight=r.sample_weight)
-        label = f"{r.name}: AUC {_fmt(values.get('auc'))}{_ci_text(values, 'auc')}"
+        label = f"{name}: AUC {_fmt(values.get('auc'))}{_ci_text(values, 'auc')}"
         ax.plot(fpr, tpr, color=color, lw=2.2 if i == 0 else 1.6, label=label, zorder=3 - min(i, 1))
         spec, sens = values.get("specificity"), values.get("sensitivity")
         if spec is not None and sens is not None:
@@ -208,14 +226,14 @@ def pr_figure(report: Any, *, compare: Any = None, title: str = "Precision-recal
     figure = _new_figure()
     ax = figure.add_subplot()
     prevalence = _prevalence(report)
-    for i, r in enumerate([report, *_as_list(compare)]):
+    for i, (name, r) in enumerate(_labelled(report, compare)):
         values, color = _summary(r), _COLORS[i % len(_COLORS)]
         if not _both_classes(r):
             continue
         precision, recall, _ = metrics.precision_recall_curve(
             r.y_true, r.y_score, sample_weight=r.sample_weight
         )
-        label = f"{r.name}: AP {_fmt(values.get('average_precision'))}{_ci_text(values, 'average_precision')}"
+        label = f"{name}: AP {_fmt(values.get('average_precision'))}{_ci_text(values, 'average_precision')}"
         ax.plot(
             recall, precision, color=color, lw=2.2 if i == 0 else 1.6, drawstyle="steps-post", label=label
         )
@@ -409,9 +427,8 @@ def reliability_figure(
     figure = _new_figure(figsize=(5.6, 7.2))
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.3))
     top.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
-    reports = [report, *_as_list(compare)]
     primary_bins = None
-    for i, r in enumerate(reports):
+    for i, (name, r) in enumerate(_labelled(report, compare)):
         values, color = _summary(r), _COLORS[i % len(_COLORS)]
         bins = reliability_bins(r.y_true, r.y_score, num_bins, r.sample_weight)
         primary_bins = primary_bins or bins
@@ -419,7 +436,7 @@ def reliability_figure(
         rate = np.array(bins["fraction_positive"])
         count = np.array(bins["count"])
         filled = count > 0
-        label = f"{r.name}: ECE {_fmt(values.get('ece'))}, Brier {_fmt(values.get('brier'))}"
+        label = f"{name}: ECE {_fmt(values.get('ece'))}, Brier {_fmt(values.get('brier'))}"
         top.plot(mean[filled], rate[filled], color=color, lw=1.5, label=label, zorder=3)
         solid, tiny = filled & (count >= MIN_BIN_COUNT), filled & (count < MIN_BIN_COUNT)
         top.plot(mean[solid], rate[solid], "o", color=color, ms=7, zorder=4)
@@ -493,7 +510,7 @@ def decision_curve_figure(
     ax.plot(t, curve["treat_all"], color="0.45", lw=1.2, label="treat all")
     ax.plot(t, curve["treat_none"], color="0.1", lw=1.2, ls="--", label="treat none")
     top = max(float(np.max(curve["treat_all"])), 0.0)
-    for i, r in enumerate([report, *_as_list(compare)]):
+    for i, (name, r) in enumerate(_labelled(report, compare)):
         nb = curve if i == 0 else r.net_benefit(thresholds)
         color = _COLORS[i % len(_COLORS)]
         level = f"{r.confidence:.0%}"
@@ -503,7 +520,7 @@ def decision_curve_figure(
             nb["net_benefit"],
             color=color,
             lw=1.8,
-            label=f"{r.name} ({level} interval shaded)",
+            label=f"{name} ({level} interval shaded)",
         )
         top = max(top, float(np.max(nb["net_benefit"])))
     top = top if top > 0 else 0.1
@@ -587,10 +604,11 @@ def plot_report(report: Any, out_dir: Any, *, compare: Any = None) -> dict[str, 
     save_figure(confusion_figure(report), paths["confusion"])
     save_figure(reliability_figure(report, compare=others), paths["reliability"])
     save_figure(decision_curve_figure(report, compare=others), paths["decision_curve"])
+    (primary, _), *labelled_others = _labelled(report, others)
     summary = {
         **_summary(report),
-        "name": report.name,
-        "compare": [{**_summary(r), "name": r.name} for r in others],
+        "name": primary,
+        "compare": [{**_summary(r), "name": name} for name, r in labelled_others],
         "files": dict(FILES),
     }
     paths["summary"].write_text(
