@@ -60,6 +60,10 @@ class BinaryReport:
         target_prevalence: the prevalence the PPV and NPV are at (`None`: the data's).
         groups: the patient (cluster) of each example, or `None`.
         methods: a description of each interval's method, by name.
+        score: the raw scores the AUC and the average precision rank,
+            float64, rank 1: the logits when the report was made with
+            `from_logits=True` (a logit model), else `y_score` itself.
+        from_logits: whether `score` holds logits.
 
     Example:
 
@@ -87,6 +91,12 @@ class BinaryReport:
     target_prevalence: float | None = None
     groups: np.ndarray | None = None
     methods: dict = dataclasses.field(default_factory=dict)
+    score: np.ndarray | None = None
+    from_logits: bool = False
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            object.__setattr__(self, "score", self.y_score)
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names that are not fields: the statistics.
@@ -105,8 +115,11 @@ class BinaryReport:
         `threshold`, `tp`, `fp`, `tn`, `fn`, every statistic (`auc`,
         `average_precision`, `brier`, `ece`, `log_loss`, `sensitivity`,
         `specificity`, `ppv`, `npv`, `f1`, `mcc`, `balanced_accuracy`) and its
-        interval `<name>_ci` as `[low, high]`, and the bootstrap settings
-        (`confidence`, `n_bootstrap`, `seed`, `interval_method`). An undefined
+        interval `<name>_ci` as `[low, high]`, the interval settings
+        (`confidence`, `n_bootstrap`, `seed`, `num_bins`,
+        `proportion_interval`, `auc_interval`, `target_prevalence`,
+        `n_groups`) and `interval_methods`, the method of each statistic's
+        interval by name (e.g. `"logit DeLong"` for `"auc"`). An undefined
         value (NaN) is `None`, which JSON writes as `null`.
 
         Example:
@@ -132,7 +145,6 @@ class BinaryReport:
         out["n_bootstrap"] = int(self.n_bootstrap)
         out["seed"] = self.seed
         out["num_bins"] = int(self.num_bins)
-        out["interval_method"] = "stratified percentile bootstrap"
         out["proportion_interval"] = self.proportion_interval
         out["auc_interval"] = self.auc_interval
         out["target_prevalence"] = self.target_prevalence
@@ -460,6 +472,8 @@ def _from_host(
         target_prevalence=None if prevalence is None else float(prevalence),
         groups=None if groups is None else _data.to_numpy(groups).reshape(-1),
         methods=methods,
+        score=data.score,
+        from_logits=bool(data.from_logits),
     )
 
 
