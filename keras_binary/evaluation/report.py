@@ -229,9 +229,14 @@ class BinaryReport:
         `dcurves` package), with the references "treat all"
         (`prevalence - (1 - prevalence) * pt / (1 - pt)`) and "treat none"
         (0). Intervals: Wald intervals of the mean per-example contribution at
-        the report's `confidence` (the test set a random sample; for an
-        enriched test set net benefit, which depends on the prevalence, does
-        not apply). With the report's `groups`, the intervals are
+        the report's `confidence` (the test set a random sample of the
+        population). When the report was made with `prevalence=` (an
+        enriched or case-control test set), net benefit is computed at that
+        prevalence from the sensitivity and specificity at each threshold,
+        `sens * prev - (1 - spec) * (1 - prev) * pt / (1 - pt)` (Vickers,
+        Van Calster and Steyerberg 2016), and "treat all" is
+        `prev - (1 - prev) * pt / (1 - pt)` (a known number: its interval
+        has no width). With the report's `groups`, the intervals are
         cluster-robust (patients, not images, are the independent units).
         Weights are frequency weights.
 
@@ -258,7 +263,13 @@ class BinaryReport:
 
         t = _net_benefit_thresholds(thresholds)
         return _clinical.net_benefit(
-            self.y_true, self.y_score, self.sample_weight, t, self.confidence, groups=self.groups
+            self.y_true,
+            self.y_score,
+            self.sample_weight,
+            t,
+            self.confidence,
+            groups=self.groups,
+            prevalence=self.target_prevalence,
         )
 
     def _calibration_fit(self, which: str) -> tuple[float, tuple[float, float]]:
