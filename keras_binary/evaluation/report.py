@@ -557,6 +557,17 @@ def report(
             name, or `"model"`).
         batch_size: the batch size for predicting array inputs (default 32).
         verbose: `0` hides the progress bar of a model's predictions.
+        proportion_interval: `"wilson"` (default), `"exact"`
+            (Clopper-Pearson) or `"bootstrap"`, for sensitivity,
+            specificity, PPV, NPV and accuracy.
+        auc_interval: `"logit-delong"` (default), `"delong"` (pROC's),
+            `"newcombe"` (Newcombe 2006: better coverage with few positives,
+            conservative at a high AUC; not with `groups`) or `"bootstrap"`.
+            docs/statistics.md has their coverage.
+        prevalence: the target population's prevalence for the PPV, the NPV
+            and the net benefit of an enriched (case-control) test set.
+        groups: the patient (cluster) of each example; every interval then
+            accounts for several examples per patient.
 
     Returns:
         A `BinaryReport`.
@@ -566,7 +577,8 @@ def report(
         BinaryLabelError: bad values (`KB2xx`), e.g. soft labels (`KB214`).
         BinaryConfigError: bad settings (`KB361`, `KB363`), a model's data
             without labels (`KB365`), a model with several outputs (`KB366`),
-            or scikit-learn missing (`KB360`).
+            `auc_interval="newcombe"` with `groups` (`KB376`), or
+            scikit-learn missing (`KB360`).
 
     Example:
 
@@ -581,6 +593,15 @@ def report(
     """
     _check_bootstrap(n_bootstrap, confidence, num_bins)
     _check_intervals(proportion_interval, auc_interval, prevalence)
+    if auc_interval == "newcombe" and groups is not None:
+        n_groups = int(np.unique(_data.to_numpy(groups)).size)
+        raise BinaryConfigError(
+            "KB376",
+            "auc_interval='newcombe' treats every example as independent and cannot account for groups.",
+            received=f"auc_interval='newcombe' with groups ({n_groups} patients)",
+            expected="auc_interval='logit-delong' (clustered DeLong) or 'bootstrap' (cluster bootstrap) with groups",
+            fix="keras_binary.report(y, p, groups=patient_ids, auc_interval='logit-delong')",
+        )
     _check_threshold(threshold, "keras_binary.report")
     if _is_model(y_true):
         model = y_true
