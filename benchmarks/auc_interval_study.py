@@ -231,6 +231,38 @@ def run(name, setting, datasets, resamples, seed):
     return {k: (float(np.mean(v)), float(np.mean(widths[k])), len(v)) for k, v in hits.items()}
 
 
+def why(datasets: int, seed: int) -> None:
+    """Where the default's misses fall, and DeLong's variance against the AUC's sampling variance."""
+    print(
+        "| setting | AUC: truth below the interval | truth above | corr(AUC, DeLong var) | "
+        "mean DeLong var / var(AUC) | difference: truth below | truth above | mean var / var(difference) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in ("balanced", "few_pos", "high_auc"):
+        setting = SETTINGS[name]
+        rng = np.random.default_rng(seed)
+        t = truth(_delta(setting["auc"]), 0.5)["auc"]
+        td = t - truth(_delta(setting["auc_b"]), 0.5)["auc"]
+        aucs, var_s, diffs, dvars = [], [], [], []
+        below = above = dbelow = dabove = 0
+        for _ in range(datasets):
+            y, a, b, _g = draw(setting, rng)
+            m, n = int(y.sum()), int((1 - y).sum())
+            auc, var = _delong.delong_auc(y, a)
+            lo, hi = _delong.logit_delong_ci(auc, var, m=m, n=n)
+            below, above = below + (t < lo), above + (t > hi)
+            pair = _delong.delong_paired(y, a, b)
+            lo, hi = _delong.difference_ci(pair.difference, pair.variance)
+            dbelow, dabove = dbelow + (td < lo), dabove + (td > hi)
+            aucs.append(auc), var_s.append(var), diffs.append(pair.difference), dvars.append(pair.variance)
+        aucs, var_s = np.array(aucs), np.array(var_s)
+        print(
+            f"| {name} | {below / datasets:.3f} | {above / datasets:.3f} | {np.corrcoef(aucs, var_s)[0, 1]:.2f} | "
+            f"{var_s.mean() / aucs.var(ddof=1):.3f} | {dbelow / datasets:.3f} | {dabove / datasets:.3f} | "
+            f"{np.mean(dvars) / np.var(diffs, ddof=1):.3f} |"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=int, default=2000)
@@ -238,9 +270,13 @@ def main():
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--quick", action="store_true", help="200 data sets, no bootstrap")
+    parser.add_argument("--why", action="store_true", help="where the default's misses fall (and stop)")
     args = parser.parse_args()
     if args.quick:
         args.datasets, args.resamples = 200, 0
+    if args.why:
+        why(args.datasets, args.seed)
+        return
     print(f"{args.datasets} data sets per setting, {args.resamples} bootstrap resamples")
     print("| setting | statistic | interval | coverage | mean width | data sets |")
     print("|---|---|---|---|---|---|")
