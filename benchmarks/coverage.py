@@ -175,6 +175,35 @@ def run_setting(name: str, setting: dict, datasets: int, resamples: int, seed: i
     return {key: (float(np.mean(v)), len(v)) for key, v in hits.items()}
 
 
+def exact_proportion_coverage(n: int, p: float, method: str) -> float:
+    """The exact coverage of a proportion interval for Binomial(n, p): sum_k P(k) [p in CI(k)].
+
+    No Monte Carlo error: for sensitivity and specificity in the fixed-size
+    settings the count is exactly binomial (the threshold is fixed, not
+    chosen on the data), so the coverage is a finite sum.
+    """
+    from keras_binary.evaluation import _intervals
+
+    k = np.arange(n + 1, dtype="float64")
+    lo, hi = _intervals.proportion_interval(k, float(n), method, CONFIDENCE)
+    from scipy.stats import binom
+
+    return float(np.sum(binom.pmf(k, n, p) * ((lo <= p) & (p <= hi))))
+
+
+def print_exact_proportions() -> None:
+    """Exact coverage of Wilson and Clopper-Pearson for sensitivity and specificity (fixed sizes)."""
+    print("| setting | statistic | n | true value | Wilson (default) | Clopper-Pearson |")
+    print("|---|---|---|---|---|---|")
+    for name, setting in SETTINGS.items():
+        if "pos" not in setting:
+            continue
+        t = truth(_delta(setting["auc"]), 0.5)
+        for stat, n in (("sensitivity", setting["pos"]), ("specificity", setting["neg"])):
+            w, e = (exact_proportion_coverage(n, t[stat], m) for m in ("wilson", "exact"))
+            print(f"| {name} | {stat} | {n} | {t[stat]:.4f} | {w:.4f} | {e:.4f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=int, default=1000)
@@ -184,7 +213,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--exact-proportions",
+        action="store_true",
+        help="print the exact (binomial) coverage of the proportion intervals and stop",
+    )
     args = parser.parse_args()
+    if args.exact_proportions:
+        print_exact_proportions()
+        return
     datasets, resamples = (100, 200) if args.quick else (args.datasets, args.resamples)
     print(f"{datasets} data sets per setting, {resamples} bootstrap resamples, nominal {CONFIDENCE:.0%}")
     print("| setting | statistic | interval | coverage | data sets |")

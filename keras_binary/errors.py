@@ -112,6 +112,7 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB373": ("config", "A confidence level outside (0, 1)"),
     "KB374": ("config", "A confidence bound for a method without a target rate"),
     "KB375": ("config", "Net benefit threshold probabilities outside (0, 1)"),
+    "KB376": ("config", "Newcombe's AUC interval with groups"),
 }
 
 

@@ -151,6 +151,49 @@ def test_compare_model_is_in_the_summary(files, tmp_path, capsys):
     assert "paired tests" in out and "Comparison 'model' - 'broken'" in out and "McNemar" in out
 
 
+def test_compare_ranks_raw_logits_as_the_library_does(tmp_path, capsys):
+    # A logit model whose logits are all above 50: a float64 sigmoid makes them all 1.0, so
+    # ranking probabilities would tie every example (AUC 0.5). The CLI ranks the logits, like
+    # keras_binary.report and keras_binary.compare; the other model gives probabilities.
+    rng = np.random.default_rng(3)
+    y = (rng.random(80) < 0.4).astype("float32")
+    x = (0.05 + 0.1 * rng.random(80) + 0.04 * y).astype("float32")[:, None]
+    logit_model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)], name="logit_model")
+    logit_model.layers[-1].set_weights([np.array([[1000.0]], "float32"), np.zeros(1, "float32")])
+    prob_model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+    prob_model.layers[-1].set_weights([np.array([[-3.0]], "float32"), np.zeros(1, "float32")])
+    logit_model.save(tmp_path / "logits.keras")
+    prob_model.save(tmp_path / "probs.keras")
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    code, out, err = run_main(
+        capsys,
+        "report",
+        tmp_path / "logits.keras",
+        "--data",
+        tmp_path / "data.npz",
+        "--compare",
+        tmp_path / "probs.keras",
+        "--out",
+        tmp_path / "out",
+        "--json",
+        "--n-bootstrap",
+        "0",
+    )
+    assert code in (0, 1), err
+    comparison = json.loads(out)["comparison"]
+    logits = keras.ops.convert_to_numpy(logit_model(x)).reshape(-1).astype("float64")
+    probs = keras.ops.convert_to_numpy(prob_model(x)).reshape(-1).astype("float64")
+    assert np.all(1 / (1 + np.exp(-logits)) == 1.0)  # the probabilities all tie
+    expected = keras_binary.compare(y, logits, -np.log1p(-probs) + np.log(probs), from_logits=True)
+    from sklearn.metrics import roc_auc_score
+
+    assert comparison["auc_a"] == pytest.approx(roc_auc_score(y, logits), abs=1e-12)
+    assert comparison["auc_a"] > 0.75  # ranking the saturated probabilities would give 0.5
+    assert comparison["auc_b"] == pytest.approx(roc_auc_score(y, probs), abs=1e-12)
+    assert comparison["auc_difference"] == pytest.approx(expected.auc_difference, abs=1e-12)
+    assert comparison["auc_p_value"] == pytest.approx(expected.auc_p_value, rel=1e-9)
+
+
 def test_model_with_an_error_exits_1_and_still_reports(files, tmp_path, capsys):
     code, out, err = run_main(
         capsys,

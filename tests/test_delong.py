@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 from sklearn import metrics as skm
 
+import keras_binary
 from keras_binary.evaluation import _delong
 
 # Fixed data sets (labels, scores of model a, scores of model b): many ties, few positives.
@@ -404,3 +408,44 @@ def test_perfect_separation_gets_a_logit_interval_of_nonzero_width():
     lo, hi = _delong.logit_delong_ci(1.0, 0.0, m=20, n=180)
     assert 0.9 < lo < 1.0 and hi == 1.0
     assert _delong.delong_ci(1.0, 0.0) == (1.0, 1.0)
+
+
+# --- Newcombe (2006) method 4 -----------------------------------------------------
+
+
+@given(
+    st.integers(2, 300),
+    st.integers(2, 300),
+    st.floats(0.0, 1.0),
+    st.sampled_from([0.8, 0.9, 0.95, 0.99]),
+)
+def test_newcombe_ci_is_the_hanley_mcneil_wald_at_n_star(m, n, auc, confidence):
+    # Hanley and McNeil (1982) with Q1 = A / (2 - A), Q2 = 2 A^2 / (1 + A), and m - 1, n - 1 both
+    # replaced by N* - 1, N* = (m + n) / 2 (Newcombe 2006, method 4), written out in float64.
+    a = min(max(auc, 0.5 / (m * n)), 1 - 0.5 / (m * n))
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    k = (m + n) / 2 - 1
+    var = (a * (1 - a) + k * (q1 - a * a) + k * (q2 - a * a)) / (m * n)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    lo, hi = _delong.newcombe_ci(auc, m, n, confidence)
+    assert lo == pytest.approx(max(auc - z * math.sqrt(var), 0.0), abs=1e-12)
+    assert hi == pytest.approx(min(auc + z * math.sqrt(var), 1.0), abs=1e-12)
+    assert 0.0 <= lo <= auc <= hi <= 1.0
+    if 0 < auc < 1:
+        assert _delong.newcombe_variance(auc, m, n) == pytest.approx(
+            (auc * (1 - auc) + k * (auc / (2 - auc) - auc**2) + k * (2 * auc**2 / (1 + auc) - auc**2))
+            / (m * n),
+            rel=1e-12,
+        )
+
+
+def test_report_newcombe_interval_and_its_error_with_groups():
+    rng = np.random.default_rng(5)
+    y = np.r_[np.ones(20), np.zeros(180)]
+    s = 2.5 * y + rng.normal(size=200)
+    r = keras_binary.report(y, s, from_logits=True, n_bootstrap=0, auc_interval="newcombe")
+    assert r.auc_ci == pytest.approx(_delong.newcombe_ci(r.auc, 20, 180))
+    assert r.methods["auc"].startswith("Newcombe (2006)")
+    assert r.to_dict()["auc_interval"] == "newcombe"
+    with pytest.raises(keras_binary.BinaryConfigError, match="KB376"):
+        keras_binary.report(y, s, from_logits=True, groups=np.arange(200) // 2, auc_interval="newcombe")

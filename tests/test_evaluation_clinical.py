@@ -221,6 +221,85 @@ def test_net_benefit_frequency_weights_equal_repeated_examples():
         np.testing.assert_allclose(weighted[key], repeated[key], atol=1e-12)
 
 
+def _net_benefit_at_prevalence_reference(y, p, w, t, prev):
+    """Vickers: NB = sens * prev - (1 - spec) * (1 - prev) * pt / (1 - pt), float64, by definition."""
+    pos, neg = y == 1, y == 0
+    treated = p >= t
+    sens = np.sum(w[pos] * treated[pos]) / np.sum(w[pos])
+    fpr = np.sum(w[neg] * treated[neg]) / np.sum(w[neg])
+    odds = t / (1 - t)
+    nb = sens * prev - fpr * (1 - prev) * odds
+    var = prev**2 * sens * (1 - sens) / max(np.sum(w[pos]) - 1, 1) + ((1 - prev) * odds) ** 2 * fpr * (
+        1 - fpr
+    ) / max(np.sum(w[neg]) - 1, 1)
+    half = stats.norm.ppf(0.975) * math.sqrt(var)
+    return nb, nb - half, nb + half, prev - (1 - prev) * odds
+
+
+@given(st.data())
+def test_net_benefit_at_a_stated_prevalence_equals_a_float64_reference(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n = data.draw(st.integers(4, 150))
+    y = (rng.random(n) < data.draw(st.floats(0.1, 0.9))).astype("float64")
+    y[:2] = [0.0, 1.0]  # both classes
+    p = np.round(rng.random(n), data.draw(st.sampled_from([1, 2, 8])))  # ties at the thresholds
+    w = rng.integers(1, 4, n).astype("float64") if data.draw(st.booleans()) else None
+    prev = data.draw(st.floats(0.001, 0.999))
+    t = np.clip(np.round(rng.uniform(0.01, 0.99, 4), 2), 0.01, 0.99)
+    out = _clinical.net_benefit(y, p, w, t, prevalence=prev)
+    for i, ti in enumerate(t):
+        nb, low, high, treat_all = _net_benefit_at_prevalence_reference(
+            y, p, np.ones(n) if w is None else w, ti, prev
+        )
+        assert out["net_benefit"][i] == pytest.approx(nb, abs=1e-12)
+        assert out["low"][i] == pytest.approx(low, abs=1e-9)
+        assert out["high"][i] == pytest.approx(high, abs=1e-9)
+        assert out["treat_all"][i] == pytest.approx(treat_all, abs=1e-12)
+        assert out["treat_all_low"][i] == out["treat_all_high"][i] == out["treat_all"][i]
+    # at the test set's own prevalence the adjustment changes nothing (TP / n = sens * prev)
+    if w is None:
+        own = _clinical.net_benefit(y, p, None, t, prevalence=float(y.mean()))
+        plain = _clinical.net_benefit(y, p, None, t)
+        np.testing.assert_allclose(own["net_benefit"], plain["net_benefit"], atol=1e-12)
+        np.testing.assert_allclose(own["treat_all"], plain["treat_all"], atol=1e-12)
+
+
+@given(st.data())
+def test_net_benefit_at_a_prevalence_with_groups_is_cluster_robust(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    k = data.draw(st.integers(3, 20))
+    groups = np.repeat(np.arange(k), rng.integers(1, 5, k))
+    n = groups.size
+    y = (rng.random(n) < 0.4).astype("float64")
+    y[:2] = [0.0, 1.0]
+    p = np.round(rng.random(n), 2)
+    t, prev = np.array([0.1, 0.3]), 0.05
+    out = _clinical.net_benefit(y, p, None, t, groups=groups, prevalence=prev)
+    for i, ti in enumerate(t):
+        hit = p >= ti
+        sens, fpr = hit[y == 1].mean(), hit[y == 0].mean()
+        odds = ti / (1 - ti)
+        # the linearisation of prev * TP / P - (1 - prev) * odds * FP / N, summed per patient
+        infl = prev * y * (hit - sens) / y.sum() - (1 - prev) * odds * (1 - y) * (hit - fpr) / (1 - y).sum()
+        sums = np.array([infl[groups == g].sum() for g in range(k)])
+        half = stats.norm.ppf(0.975) * math.sqrt(k / (k - 1) * np.sum(sums**2))
+        assert out["net_benefit"][i] == pytest.approx(sens * prev - fpr * (1 - prev) * odds, abs=1e-12)
+        assert out["high"][i] - out["low"][i] == pytest.approx(2 * half, abs=1e-9)
+
+
+def test_report_net_benefit_uses_the_stated_prevalence():
+    # an enriched (case-control) test set, 27 of 60 positive, for a population with 5 % prevalence
+    r = keras_binary.report(Y60, P60, n_bootstrap=0, prevalence=0.05)
+    nb = r.net_benefit(NB_THRESHOLDS)
+    for i, t in enumerate(NB_THRESHOLDS):
+        expected = _net_benefit_at_prevalence_reference(Y60, P60, np.ones(60), t, 0.05)
+        assert nb["net_benefit"][i] == pytest.approx(expected[0], abs=1e-12)
+        assert nb["treat_all"][i] == pytest.approx(0.05 - 0.95 * t / (1 - t), abs=1e-12)
+    # unadjusted, the enriched set's 45 % prevalence would make every net benefit far larger
+    plain = keras_binary.report(Y60, P60, n_bootstrap=0).net_benefit(NB_THRESHOLDS)
+    assert np.all(plain["net_benefit"] > nb["net_benefit"])
+
+
 @pytest.mark.parametrize("thresholds", [[0.0, 0.1], [0.5, 1.0], [], [float("nan")], "high", [[0.1, 1.2]]])
 def test_kb375_net_benefit_thresholds_outside_unit_interval(thresholds):
     r = keras_binary.report([0, 1, 0, 1], [0.2, 0.8, 0.3, 0.6], n_bootstrap=0)

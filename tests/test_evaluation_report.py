@@ -244,6 +244,23 @@ def test_to_dict_is_json_ready_with_the_documented_keys():
     json.dumps(nan_dict, allow_nan=False)
 
 
+def test_to_dict_names_each_interval_method_once():
+    # The old single `interval_method` ("stratified percentile bootstrap") was stale:
+    # the AUC is logit DeLong and the proportions Wilson by default.
+    r = keras_binary.report([0, 0, 1, 1, 1, 0], [0.1, 0.7, 0.4, 0.8, 0.9, 0.2], n_bootstrap=20)
+    d = r.to_dict()
+    assert "interval_method" not in d
+    assert d["interval_methods"] == r.methods
+    assert d["interval_methods"]["auc"] == "logit DeLong"
+    assert d["interval_methods"]["sensitivity"] == "Wilson"
+    assert d["interval_methods"]["brier"] == "stratified bootstrap, percentile"
+    assert d["auc_interval"] == "logit-delong" and d["proportion_interval"] == "wilson"
+    boot = keras_binary.report(
+        [0, 0, 1, 1, 1, 0], [0.1, 0.7, 0.4, 0.8, 0.9, 0.2], n_bootstrap=20, auc_interval="bootstrap"
+    ).to_dict()
+    assert boot["interval_methods"]["auc"] == "stratified bootstrap, percentile"
+
+
 def test_str_is_readable():
     r = keras_binary.report([0, 0, 1, 1, 1], [0.1, 0.7, 0.4, 0.8, 0.9], n_bootstrap=50, name="resnet")
     text = str(r)

@@ -99,6 +99,7 @@ def net_benefit(
     thresholds: np.ndarray,
     confidence: float = 0.95,
     groups: np.ndarray | None = None,
+    prevalence: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Net benefit of the model, of "treat all" and of "treat none" at each threshold probability.
 
@@ -115,16 +116,50 @@ def net_benefit(
     (Obuchowski 1998), so several examples per patient do not count as
     independent.
 
+    With a stated `prevalence` (a case-control or enriched test set, whose
+    own prevalence is not the population's), net benefit is computed at it
+    from the sensitivity and specificity at each threshold (Vickers, Van
+    Calster and Steyerberg 2016, BMJ 352:i6; Pfeiffer and Gail 2020):
+    `NB(pt) = sens * prev - (1 - spec) * (1 - prev) * pt / (1 - pt)`. Its
+    interval is the Wald interval with `var = prev^2 var(sens) +
+    ((1 - prev) pt / (1 - pt))^2 var(1 - spec)` (positives and negatives
+    independent samples, `var(sens) = sens (1 - sens) / (P - 1)`), or with
+    `groups` the cluster-robust (linearisation) variance of that function
+    of totals (Binder 1983). "Treat all" is then
+    `prev - (1 - prev) * pt / (1 - pt)`, a known number (its interval has
+    no width). At the test set's own prevalence (unweighted) the net
+    benefit equals the unadjusted one.
+
+    Args:
+        y: labels 0/1, float64, rank 1.
+        p: probabilities, rank 1 (an example is treated when `p >= pt`).
+        w: frequency weights or `None`.
+        thresholds: threshold probabilities in (0, 1).
+        confidence: the level of the intervals.
+        groups: the patient of each example, or `None`.
+        prevalence: the population's prevalence in (0, 1), or `None` for
+            the test set's own.
+
     Returns:
         A dict of arrays, one value per threshold: `threshold`,
         `net_benefit`, `low`, `high`, `treat_all`, `treat_all_low`,
         `treat_all_high`, `treat_none`.
+
+    Example:
+
+    >>> y = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 0.0])
+    >>> p = np.array([0.1, 0.4, 0.6, 0.7, 0.3, 0.2])
+    >>> nb = net_benefit(y, p, None, np.array([0.5]), prevalence=0.1)
+    >>> round(float(nb["net_benefit"][0]), 4), round(float(nb["treat_all"][0]), 4)
+    (-0.175, -0.8)
     """
     t = np.asarray(thresholds, dtype="float64").reshape(-1)
     w = np.ones_like(p) if w is None else w
     total = float(np.sum(w))
     odds = t / (1.0 - t)
     z = _z(confidence)
+    if prevalence is not None:
+        return _net_benefit_at_prevalence(y, p, w, t, odds, z, float(prevalence), groups)
 
     order = np.argsort(p)
     nb, low, high = _chunked_nb(y[order], p[order], w[order], t, odds, total, z)
@@ -155,6 +190,47 @@ def net_benefit(
         "treat_all": all_mean,
         "treat_all_low": all_low,
         "treat_all_high": all_high,
+        "treat_none": np.zeros_like(t),
+    }
+
+
+def _net_benefit_at_prevalence(y, p, w, t, odds, z, prev, groups):
+    """`net_benefit` at a stated prevalence: `sens * prev - (1 - spec) * (1 - prev) * odds`."""
+    order = np.argsort(p)
+    ys, ps, ws = y[order], p[order], w[order]
+    start = np.searchsorted(ps, t, side="left")  # treated: p >= t
+    tp = np.concatenate([np.cumsum((ws * ys)[::-1])[::-1], [0.0]])[start]
+    fp = np.concatenate([np.cumsum((ws * (1 - ys))[::-1])[::-1], [0.0]])[start]
+    big_p, big_n = float(np.sum(w * y)), float(np.sum(w * (1 - y)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sens, fpr = tp / big_p, fp / big_n
+        nb = prev * sens - (1.0 - prev) * odds * fpr
+        if groups is None:
+            var = prev**2 * sens * (1 - sens) / max(big_p - 1.0, 1.0) + ((1.0 - prev) * odds) ** 2 * fpr * (
+                1 - fpr
+            ) / max(big_n - 1.0, 1.0)
+            half = z * np.sqrt(np.maximum(var, 0.0))
+        else:
+            ids = np.unique(np.asarray(groups).reshape(-1), return_inverse=True)[1]
+            k = int(ids.max()) + 1
+            half = np.empty_like(t)
+            for j in range(t.size):
+                hit = p >= t[j]
+                influence = w * (
+                    prev * y * (hit - sens[j]) / big_p
+                    - (1.0 - prev) * odds[j] * (1 - y) * (hit - fpr[j]) / big_n
+                )
+                sums = np.bincount(ids, weights=influence, minlength=k)
+                half[j] = z * math.sqrt(k / (k - 1) * float(np.sum(sums**2))) if k > 1 else math.nan
+    treat_all = prev - (1.0 - prev) * odds
+    return {
+        "threshold": t,
+        "net_benefit": nb,
+        "low": nb - half,
+        "high": nb + half,
+        "treat_all": treat_all,
+        "treat_all_low": treat_all.copy(),
+        "treat_all_high": treat_all.copy(),
         "treat_none": np.zeros_like(t),
     }
 

@@ -20,7 +20,7 @@ import numpy as np
 from keras_binary.evaluation import _delong, _intervals, _stats
 
 PROPORTION_METHODS = ("wilson", "exact", "bootstrap")
-AUC_METHODS = ("delong", "logit-delong", "bootstrap")
+AUC_METHODS = ("delong", "logit-delong", "newcombe", "bootstrap")
 DEFAULT_AUC_INTERVAL = "logit-delong"
 
 _NAN2 = (math.nan, math.nan)
@@ -164,7 +164,9 @@ def compute(
             intervals["auc"] = _delong.auc_interval(
                 auc, var, auc_interval, confidence, **_mn(auc_interval, m, n)
             )
-            name = "DeLong" if auc_interval == "delong" else "logit DeLong"
+            name = {"delong": "DeLong", "logit-delong": "logit DeLong"}.get(
+                auc_interval, "Newcombe (2006) Wald, Hanley-McNeil variance at N*"
+            )
             methods["auc"] = name + (", clustered (Obuchowski 1997)" if groups else "")
     for key in _stats.WITH_INTERVAL:
         if math.isnan(values[key]):
@@ -174,7 +176,7 @@ def compute(
 
 
 def _mn(method: str, m: int, n: int) -> dict:
-    return {"m": m, "n": n} if method == "logit-delong" else {}
+    return {"m": m, "n": n} if method in ("logit-delong", "newcombe") else {}
 
 
 def _bayes(key: str, sens: Any, spec: Any, prevalence: float) -> Any:

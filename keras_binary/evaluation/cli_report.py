@@ -141,13 +141,22 @@ def _findings(model: Any, x: Any, y: Any) -> Any:
 
 
 def _comparison(result: Any, other: Any) -> Any:
-    """The paired comparison of the two models' reports on the same data (`keras_binary.compare`)."""
-    import keras_binary
+    """The paired comparison of the two models' reports on the same data (`keras_binary.compare`).
 
-    return keras_binary.compare(
-        result.y_true,
-        result.y_score,
-        other.y_score,
+    Each AUC ranks its model's raw scores (`BinaryReport.score`: the logits
+    of a logit model), as `keras_binary.report` and `keras_binary.compare`
+    do, so logits beyond the float64 sigmoid's saturation (about 37) do not
+    tie; the thresholds apply to the probabilities.
+    """
+    from keras_binary.evaluation import _data
+    from keras_binary.evaluation.compare import compare_host
+
+    def host(r: Any) -> Any:
+        return _data.HostData(r.y_true, r.score, r.y_score, None, r.from_logits)
+
+    return compare_host(
+        host(result),
+        host(other),
         threshold_a=result.threshold,
         threshold_b=other.threshold,
         confidence=result.confidence,

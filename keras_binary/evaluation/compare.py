@@ -234,11 +234,59 @@ def compare(
     threshold_a = 0.5 if threshold_a is None else float(threshold_a)
     threshold_b = 0.5 if threshold_b is None else float(threshold_b)
     _check_lengths(y_true, y_pred_a, y_pred_b, groups)
+    a = _data.canonical_numpy(y_true, y_pred_a, from_logits=bool(from_logits))
+    b = _data.canonical_numpy(y_true, y_pred_b, from_logits=bool(from_logits))
+    return compare_host(
+        a,
+        b,
+        groups=groups,
+        threshold_a=threshold_a,
+        threshold_b=threshold_b,
+        confidence=confidence,
+        names=names,
+    )
+
+
+def compare_host(
+    a: _data.HostData,
+    b: _data.HostData,
+    *,
+    groups: Any = None,
+    threshold_a: float = 0.5,
+    threshold_b: float = 0.5,
+    confidence: float = 0.95,
+    names: tuple[str, str] = ("a", "b"),
+) -> Comparison:
+    """`compare` on canonical host data, each model with its own raw scores.
+
+    The AUCs rank `a.score` and `b.score` as they are (a logit for a model
+    with logits, a probability otherwise), so one model may give logits and
+    the other probabilities; the thresholds apply to `.probability`. Used by
+    `keras-binary report --compare`, whose two reports keep their raw scores.
+    The labels are `a.y_true` (`b.y_true` must be the same).
+
+    Args:
+        a: model A's `HostData` (`_data.canonical_numpy`).
+        b: model B's, for the same examples.
+        groups, threshold_a, threshold_b, confidence, names: as in `compare`.
+
+    Returns:
+        A `Comparison`.
+
+    Example:
+
+    >>> from keras_binary.evaluation import _data
+    >>> y = [0, 0, 1, 1]
+    >>> a = _data.canonical_numpy(y, [-50.0, -40.0, 40.0, 45.0], from_logits=True)
+    >>> b = _data.canonical_numpy(y, [0.2, 0.6, 0.4, 0.9])
+    >>> c = compare_host(a, b)
+    >>> c.auc_a, c.auc_b
+    (1.0, 0.75)
+    """
     require("scipy.stats", "keras_binary.compare")
     from keras_binary.evaluation import _delong
 
-    a = _data.canonical_numpy(y_true, y_pred_a, from_logits=bool(from_logits))
-    b = _data.canonical_numpy(y_true, y_pred_b, from_logits=bool(from_logits))
+    _check_lengths(a.y_true, a.score, b.score, groups)
     y = a.y_true
     _data.require_both_classes(y, np.ones_like(y), "comparing two models")
     ids = None

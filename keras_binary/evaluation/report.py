@@ -60,6 +60,10 @@ class BinaryReport:
         target_prevalence: the prevalence the PPV and NPV are at (`None`: the data's).
         groups: the patient (cluster) of each example, or `None`.
         methods: a description of each interval's method, by name.
+        score: the raw scores the AUC and the average precision rank,
+            float64, rank 1: the logits when the report was made with
+            `from_logits=True` (a logit model), else `y_score` itself.
+        from_logits: whether `score` holds logits.
 
     Example:
 
@@ -87,6 +91,12 @@ class BinaryReport:
     target_prevalence: float | None = None
     groups: np.ndarray | None = None
     methods: dict = dataclasses.field(default_factory=dict)
+    score: np.ndarray | None = None
+    from_logits: bool = False
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            object.__setattr__(self, "score", self.y_score)
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names that are not fields: the statistics.
@@ -105,8 +115,11 @@ class BinaryReport:
         `threshold`, `tp`, `fp`, `tn`, `fn`, every statistic (`auc`,
         `average_precision`, `brier`, `ece`, `log_loss`, `sensitivity`,
         `specificity`, `ppv`, `npv`, `f1`, `mcc`, `balanced_accuracy`) and its
-        interval `<name>_ci` as `[low, high]`, and the bootstrap settings
-        (`confidence`, `n_bootstrap`, `seed`, `interval_method`). An undefined
+        interval `<name>_ci` as `[low, high]`, the interval settings
+        (`confidence`, `n_bootstrap`, `seed`, `num_bins`,
+        `proportion_interval`, `auc_interval`, `target_prevalence`,
+        `n_groups`) and `interval_methods`, the method of each statistic's
+        interval by name (e.g. `"logit DeLong"` for `"auc"`). An undefined
         value (NaN) is `None`, which JSON writes as `null`.
 
         Example:
@@ -132,7 +145,6 @@ class BinaryReport:
         out["n_bootstrap"] = int(self.n_bootstrap)
         out["seed"] = self.seed
         out["num_bins"] = int(self.num_bins)
-        out["interval_method"] = "stratified percentile bootstrap"
         out["proportion_interval"] = self.proportion_interval
         out["auc_interval"] = self.auc_interval
         out["target_prevalence"] = self.target_prevalence
@@ -217,9 +229,14 @@ class BinaryReport:
         `dcurves` package), with the references "treat all"
         (`prevalence - (1 - prevalence) * pt / (1 - pt)`) and "treat none"
         (0). Intervals: Wald intervals of the mean per-example contribution at
-        the report's `confidence` (the test set a random sample; for an
-        enriched test set net benefit, which depends on the prevalence, does
-        not apply). With the report's `groups`, the intervals are
+        the report's `confidence` (the test set a random sample of the
+        population). When the report was made with `prevalence=` (an
+        enriched or case-control test set), net benefit is computed at that
+        prevalence from the sensitivity and specificity at each threshold,
+        `sens * prev - (1 - spec) * (1 - prev) * pt / (1 - pt)` (Vickers,
+        Van Calster and Steyerberg 2016), and "treat all" is
+        `prev - (1 - prev) * pt / (1 - pt)` (a known number: its interval
+        has no width). With the report's `groups`, the intervals are
         cluster-robust (patients, not images, are the independent units).
         Weights are frequency weights.
 
@@ -246,7 +263,13 @@ class BinaryReport:
 
         t = _net_benefit_thresholds(thresholds)
         return _clinical.net_benefit(
-            self.y_true, self.y_score, self.sample_weight, t, self.confidence, groups=self.groups
+            self.y_true,
+            self.y_score,
+            self.sample_weight,
+            t,
+            self.confidence,
+            groups=self.groups,
+            prevalence=self.target_prevalence,
         )
 
     def _calibration_fit(self, which: str) -> tuple[float, tuple[float, float]]:
@@ -460,6 +483,8 @@ def _from_host(
         target_prevalence=None if prevalence is None else float(prevalence),
         groups=None if groups is None else _data.to_numpy(groups).reshape(-1),
         methods=methods,
+        score=data.score,
+        from_logits=bool(data.from_logits),
     )
 
 
@@ -532,6 +557,17 @@ def report(
             name, or `"model"`).
         batch_size: the batch size for predicting array inputs (default 32).
         verbose: `0` hides the progress bar of a model's predictions.
+        proportion_interval: `"wilson"` (default), `"exact"`
+            (Clopper-Pearson) or `"bootstrap"`, for sensitivity,
+            specificity, PPV, NPV and accuracy.
+        auc_interval: `"logit-delong"` (default), `"delong"` (pROC's),
+            `"newcombe"` (Newcombe 2006: better coverage with few positives,
+            conservative at a high AUC; not with `groups`) or `"bootstrap"`.
+            docs/statistics.md has their coverage.
+        prevalence: the target population's prevalence for the PPV, the NPV
+            and the net benefit of an enriched (case-control) test set.
+        groups: the patient (cluster) of each example; every interval then
+            accounts for several examples per patient.
 
     Returns:
         A `BinaryReport`.
@@ -541,7 +577,8 @@ def report(
         BinaryLabelError: bad values (`KB2xx`), e.g. soft labels (`KB214`).
         BinaryConfigError: bad settings (`KB361`, `KB363`), a model's data
             without labels (`KB365`), a model with several outputs (`KB366`),
-            or scikit-learn missing (`KB360`).
+            `auc_interval="newcombe"` with `groups` (`KB376`), or
+            scikit-learn missing (`KB360`).
 
     Example:
 
@@ -556,6 +593,15 @@ def report(
     """
     _check_bootstrap(n_bootstrap, confidence, num_bins)
     _check_intervals(proportion_interval, auc_interval, prevalence)
+    if auc_interval == "newcombe" and groups is not None:
+        n_groups = int(np.unique(_data.to_numpy(groups)).size)
+        raise BinaryConfigError(
+            "KB376",
+            "auc_interval='newcombe' treats every example as independent and cannot account for groups.",
+            received=f"auc_interval='newcombe' with groups ({n_groups} patients)",
+            expected="auc_interval='logit-delong' (clustered DeLong) or 'bootstrap' (cluster bootstrap) with groups",
+            fix="keras_binary.report(y, p, groups=patient_ids, auc_interval='logit-delong')",
+        )
     _check_threshold(threshold, "keras_binary.report")
     if _is_model(y_true):
         model = y_true
