@@ -222,13 +222,11 @@ def range_entries(model: Any) -> list[RangeEntry]:
 
     Example:
 
-    ```python
-    base = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(32, 32, 3))
-    inputs = keras.Input((32, 32, 3))
-    model = keras.Model(inputs, base(keras.layers.RandomFlip()(inputs)))
-    (entry,) = range_entries(model)
-    entry.mode  # "raw": what EfficientNet's own Rescaling receives must be 0-255 pixels
-    ```
+    >>> base = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
+    >>> inputs = keras.Input((32, 32, 3))
+    >>> model = keras.Model(inputs, base(keras.layers.RandomFlip()(inputs)))
+    >>> [(entry.mode, entry.own_preprocessing) for entry in range_entries(model)]
+    [('raw', True)]
     """
     entries = [_backbone_entry(model, backbone) for backbone in backbones(model)]
     entries.extend(_converters(model))
