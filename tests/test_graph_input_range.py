@@ -81,6 +81,14 @@ def _augment():  # four augmentation layers: the family's own Rescaling is not a
     return [L.RandomFlip(), L.RandomRotation(0.1), L.RandomZoom(0.1), L.RandomContrast(0.1)]
 
 
+def _augmentation_model():  # keras.io's older EfficientNet example: a Sequential of augmentation layers
+    return [keras.Sequential([L.RandomFlip(), L.RandomRotation(0.1)], name="img_augmentation")]
+
+
+def _divide_255_then_identity():  # a layer that is not preprocessing between the /255 and the backbone
+    return [L.Rescaling(1 / 255), L.Identity()]
+
+
 def _divide_255():
     return [L.Rescaling(1 / 255)]
 
@@ -104,6 +112,7 @@ LEGITIMATE = [
     ("EfficientNetV2B0", {}, _flip, PIXELS),
     ("EfficientNetV2B0", {"include_preprocessing": False}, _to_minus_one_one, PIXELS),
     ("MobileNetV3Small", {}, _augment, PIXELS),
+    ("MobileNetV3Small", {}, _augmentation_model, PIXELS),
     ("MobileNetV3Small", {"include_preprocessing": False}, _to_minus_one_one, PIXELS),
     ("ConvNeXtTiny", {}, _flip, PIXELS),
     ("MobileNetV2", {}, _to_minus_one_one, PIXELS),
@@ -115,6 +124,7 @@ MISTAKES = [
     ("EfficientNetB0", {}, _none, PIXELS / 255.0, "already scaled"),  # x in [0, 1]
     ("EfficientNetV2B0", {}, _divide_255, PIXELS, "already scaled"),
     ("MobileNetV3Small", {}, _to_minus_one_one, PIXELS, "already scaled"),  # scaled, then scaled again
+    ("MobileNetV3Small", {}, _divide_255_then_identity, PIXELS, "already scaled"),
     ("ConvNeXtTiny", {}, _divide_255, PIXELS, "already scaled"),
     ("MobileNetV3Small", {"include_preprocessing": False}, _none, PIXELS, "0-255"),  # expects [-1, 1]
     ("EfficientNetV2B0", {"include_preprocessing": False}, _none, PIXELS, "0-255"),

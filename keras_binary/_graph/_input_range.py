@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+import keras
+
 from keras_binary._graph._applications import Backbone, backbones, feature_end
 from keras_binary._graph._walk import (
     calls,
@@ -97,7 +99,11 @@ def converter_expects_pixels(converter: Any) -> bool:
 
 
 def _is_preprocessing(operation: Any) -> bool:
+    """A preprocessing call: raw `keras.ops`, a preprocessing layer, or a model made only of them."""
     kind = type(operation).__name__
+    if isinstance(operation, keras.Model):  # e.g. data_augmentation = keras.Sequential([RandomFlip(), ...])
+        inner = [layer for layer in operation.layers if type(layer).__name__ != "InputLayer"]
+        return bool(inner) and all(_is_preprocessing(layer) for layer in inner)
     return (
         not is_layer(operation)  # raw keras.ops: inputs / 127.5 - 1
         or kind in _PREPROCESSING
@@ -137,6 +143,24 @@ def _is_own_start(family: str, operation: Any) -> bool:
     return False
 
 
+# The first layer of a self-rescaling family's network, after its own preprocessing.
+_STEMS = {
+    "EfficientNet": "stem_conv_pad",
+    "EfficientNetV2": "stem_conv",
+    "MobileNetV3": "conv",
+}
+
+# What a family built with include_preprocessing=False expects.
+_BUILT_IN_OFF = {"MobileNetV3": "tf", "EfficientNetV2": "tf", "ConvNeXt": "torch"}
+
+
+def _is_stem(family: str, operation: Any) -> bool:
+    name = getattr(operation, "name", "")
+    if family == "ConvNeXt":
+        return isinstance(operation, keras.Model) and name.endswith("_stem")
+    return name == _STEMS.get(family)
+
+
 def _chain(graph_model: Any, end: Any) -> list[tuple[Any, Any]] | None:
     """`(operation, the tensor it receives)` along one path from `graph_model`'s input to `end`, input first."""
     if not calls(end):
@@ -160,27 +184,27 @@ def _network_start(graph_model: Any, backbone: Backbone) -> tuple[Any, str, bool
     """`(tensor, mode, own preprocessing)` where a backbone's network starts in `graph_model`'s graph.
 
     The tensor is the one its own preprocessing receives, when the family has
-    it in the model, else the one its first layer after the preprocessing run
-    receives. `None` when the chain cannot be followed.
+    it in the model, else the one its first layer receives: the stem of a
+    self-rescaling family (whatever the user put in front), else the first
+    layer after the run of preprocessing in front of it. `None` when the
+    chain cannot be followed.
     """
     end = feature_end(list(backbone.layers) if backbone.inline else list(getattr(graph_model, "layers", [])))
     chain = _chain(graph_model, end) if end is not None else None
     if not chain:
         return None
-    start = next(
-        (i for i, (operation, _) in enumerate(chain) if not _is_preprocessing(operation)), len(chain)
-    )
     family = backbone.application
-    own = next(
-        (i for i in range(start - 1, -1, -1) if _is_own_start(family.family, chain[i][0])),
-        None,
-    )
+    stem = next((i for i, (operation, _) in enumerate(chain) if _is_stem(family.family, operation)), None)
+    if stem is None:  # the network starts after the run of preprocessing in front of it
+        start = next((i for i, (op, _) in enumerate(chain) if not _is_preprocessing(op)), len(chain))
+    else:  # a self-rescaling family starts at its stem, whatever the user put in front
+        start = stem
+    own = next((i for i in range(start - 1, -1, -1) if _is_own_start(family.family, chain[i][0])), None)
     if own is not None:
         return chain[own][1], "raw", True
     mode = family.mode
-    if family.family in ("MobileNetV3", "EfficientNetV2", "ConvNeXt") and mode == "raw":
-        # include_preprocessing=True told by the first layers, but none of them found on the chain
-        mode = {"MobileNetV3": "tf", "EfficientNetV2": "tf", "ConvNeXt": "torch"}[family.family]
+    if family.family in _BUILT_IN_OFF and mode == "raw":
+        mode = _BUILT_IN_OFF[family.family]  # include_preprocessing=False: its first layers are the user's
     if start >= len(chain):
         return None
     return chain[start][1], mode, False
