@@ -64,50 +64,80 @@ def _range_problem(lo: float, hi: float, mode: str) -> tuple[str, str] | None:
     return None
 
 
+def _values_at(entry: _graph.RangeEntry, sample: np.ndarray) -> np.ndarray:
+    """The values a network receives at `entry` for the examples `sample` of `x`."""
+    values = sample
+    for graph_model, tensor in entry.stages:
+        inputs = _graph.model_inputs(graph_model)
+        if len(inputs) != 1:
+            raise ValueError("a graph with several inputs")
+        if tensor is not inputs[0]:
+            front = keras.Model(inputs[0], tensor)
+            values = np.asarray(keras.ops.convert_to_numpy(front(values, training=False)))
+    return values
+
+
 def _check_input_range(ctx: _Context) -> Iterator[Finding]:
     x = ctx.x
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
         return
-    inputs = _graph.model_inputs(ctx.model)
-    if len(inputs) != 1:
+    if len(_graph.model_inputs(ctx.model)) != 1:
         return
     sample = x[:MAX_SAMPLES]
-    for backbone in _graph.backbones(ctx.model):
-        family, tensor = backbone.application, backbone.input
-        if tensor is None or tensor is inputs[0]:
-            values = sample
-        else:
-            try:
-                front = keras.Model(inputs[0], tensor)
-                values = np.asarray(keras.ops.convert_to_numpy(front(sample, training=False)))
-            except Exception:  # noqa: BLE001 - an unusual graph: no evidence, no finding
-                continue
+    for entry in _graph.range_entries(ctx.model):
+        try:
+            values = _values_at(entry, sample)
+        except Exception:  # noqa: BLE001 - an unusual graph: no evidence, no finding
+            continue
         finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values.ravel()
         if finite.size == 0:
             continue
         lo, hi = float(finite.min()), float(finite.max())
-        problem = _range_problem(lo, hi, family.mode)
-        if problem is None:
-            continue
-        severity, looks_like = problem
-        scaled_01 = hi <= 1.0 and lo >= 0.0
-        fix_input = "x * 255.0" if scaled_01 else "x"
-        fix = f"x = keras.applications.{family.module}.preprocess_input({fix_input})  # expects 0-255 pixels"
-        if family.mode == "raw":
-            fix = "pass 0-255 pixels: the network rescales them itself (x = x * 255.0 if x is in [0, 1])"
-        fed = "the model's input" if tensor is None or tensor is inputs[0] else "the layers in front of it"
-        yield _finding(
+        problem = _range_problem(lo, hi, entry.mode)
+        if problem is not None:
+            yield _range_finding(ctx, entry, lo, hi, problem, len(sample))
+
+
+def _range_finding(
+    ctx: _Context, entry: _graph.RangeEntry, lo: float, hi: float, problem: tuple[str, str], n: int
+) -> Finding:
+    severity, looks_like = problem
+    fed = "the model's input" if entry.at_model_input else "the layers in front of it"
+    received = f"receives values from {lo:.4g} to {hi:.4g} ({looks_like})"
+    if entry.converter is not None:
+        converter = entry.converter
+        return _finding(
             "KBD014",
-            _layer_where(backbone.model) if backbone.model not in (None, ctx.model) else "inputs (x)",
-            f"{family.family} backbone {backbone.name!r}{' (built inline)' if backbone.inline else ''} receives values from {lo:.4g} to {hi:.4g} "
-            f"({looks_like}); it expects {_MODE_RANGES[family.mode]}.",
-            f"{family.family}'s weights were trained on inputs prepared by "
-            f"keras.applications.{family.module}.preprocess_input; other ranges give activations the "
-            f"network never saw, and a pretrained backbone then extracts poor features without an error "
-            f"(range measured on {len(sample)} examples of x, after {fed}).",
-            fix,
+            _layer_where(converter),
+            f"keras-hub {type(converter).__name__} {converter.name!r} {received}; it expects "
+            f"{_MODE_RANGES['raw']} (scale={converter.scale}).",
+            "the ImageConverter prepares 0-255 images the way the backbone's pretrained weights expect; "
+            "values already scaled are scaled again, and the backbone extracts poor features without an "
+            f"error (range measured on {n} examples of x, after {fed}).",
+            "pass 0-255 pixels: the ImageConverter rescales them itself (x = x * 255.0 if x is in [0, 1])",
             severity=severity,
         )
+    backbone = entry.backbone
+    family = backbone.application
+    scaled_01 = hi <= 1.0 and lo >= 0.0
+    fix = f"x = keras.applications.{family.module}.preprocess_input({'x * 255.0' if scaled_01 else 'x'})  # expects 0-255 pixels"
+    expects = _MODE_RANGES[entry.mode]
+    if entry.mode == "raw":
+        fix = "pass 0-255 pixels: the network rescales them itself (x = x * 255.0 if x is in [0, 1])"
+        if not entry.at_model_input:
+            fix += "; remove the rescaling in front of the backbone"
+    return _finding(
+        "KBD014",
+        _layer_where(backbone.model) if backbone.model not in (None, ctx.model) else "inputs (x)",
+        f"{family.family} backbone {backbone.name!r}{' (built inline)' if backbone.inline else ''} "
+        f"{received}; it expects {expects}.",
+        f"{family.family}'s weights were trained on inputs prepared by "
+        f"keras.applications.{family.module}.preprocess_input; other ranges give activations the "
+        f"network never saw, and a pretrained backbone then extracts poor features without an error "
+        f"(range measured on {n} examples of x, after {fed}).",
+        fix,
+        severity=severity,
+    )
 
 
 # ---------------------------------------------------------------------------
