@@ -113,14 +113,15 @@ def run_script(path: str, argv: list[str], *, warn: bool = False, err: IO[str] |
         _print_user_traceback(path, err)
         return 130
     except BaseException as error:  # noqa: BLE001 - the script's own error, printed as python would
-        from keras_binary.guard._scope import GuardStop
+        from keras_binary.guard._scope import GuardStop, run_text
 
         if isinstance(error, GuardStop):
             _flush()
             where = f" at {error.where}" if error.where else ""
-            err.write(f"{PROG}: stopped{where}, {error.when}:\n{error.error}\n")
+            err.write(f"{PROG}: stopped{where}, {error.when}:\n{run_text(error.error)}\n")
             err.write(
-                f"{PROG}: the script was not changed; fix the line above, or run with --warn to go on.\n"
+                f"{PROG}: the script was not changed. Fix the line above, or run "
+                f"`{PROG} run --warn {_command_line(path, argv)}` to report every finding and let the script go on.\n"
             )
             return 1
         _print_user_traceback(path, err)
@@ -135,6 +136,13 @@ def run_script(path: str, argv: list[str], *, warn: bool = False, err: IO[str] |
         sys.argv = saved_argv
         if saved_path0 is not None and sys.path:
             sys.path[0] = saved_path0
+
+
+def _command_line(path: str, argv: list[str]) -> str:
+    """The script and its arguments, quoted for a shell, as the user typed them after `run`."""
+    import shlex
+
+    return shlex.join([path, *argv])
 
 
 def _exit_status(code: Any, err: IO[str]) -> int:
