@@ -263,8 +263,8 @@ def _checked_dataset(model: keras.Model, dataset: Any) -> Any:
     if not isinstance(spec, tuple) or len(spec) < 2 or not isinstance(spec[1], tf.TensorSpec):
         return dataset  # no labels, labels of several outputs, ragged or sparse labels
     label = spec[1]
-    if not (label.dtype.is_floating or label.dtype.is_integer or label.dtype == tf.string):
-        return dataset  # booleans: nothing to check
+    if not (label.dtype.is_floating or label.dtype.is_integer):
+        return dataset  # booleans: nothing to check; strings: TensorFlow cannot build the step
     mode = _run_mode()
     cached = getattr(dataset, "__dict__", {}).get(_CHECKED)
     if cached is not None and cached[0] == mode and cached[1]() is model:
@@ -307,7 +307,7 @@ def _labels_pass(y: Any) -> Any:
 
     from keras_binary._value_checks import PAIR_SUM_TOLERANCE
 
-    if y.dtype == tf.string or y.shape.rank is None:
+    if y.shape.rank is None:
         return tf.constant(False)
     ok = tf.reduce_all(tf.logical_and(y >= tf.zeros([], y.dtype), y <= tf.ones([], y.dtype)))  # NaN fails
     if y.shape.rank >= 2 and y.shape[-1] in (2, None):

@@ -109,7 +109,7 @@ def is_binary(model: keras.Model) -> bool | None:
     except Exception:  # noqa: BLE001 - an unusual model is not guarded, never broken
         return False
     if not outputs:
-        return None
+        return _judged_by_last_layer(model)
     unknown = False
     for out, loss, metric_list in zip(outputs, losses, metrics, strict=False):
         kind = loss.kind if loss is not None else None
@@ -125,6 +125,36 @@ def is_binary(model: keras.Model) -> bool | None:
         elif kind in _BINARY_LOSSES and out.activation != "sigmoid":
             return True  # a binary loss on a K-way classifier (multi-label sigmoids are left alone)
     return None if unknown else False
+
+
+def _judged_by_last_layer(model: keras.Model) -> bool | None:
+    """`is_binary` of a `Sequential` not built yet, from its last layer's `units` and activation.
+
+    JAX and PyTorch draw the first batch before they build the model, so the
+    batch checks ask before the graph exists: a last `Dense(10, "softmax")`
+    under a categorical loss is not binary, whatever its input turns out to be.
+    `None` where the last layer says nothing (no `units`).
+    """
+    from keras_binary import _graph
+    from keras_binary.diagnostics._loss import _describe_loss
+
+    try:
+        last = model.layers[-1] if isinstance(model, keras.Sequential) and model.layers else None
+        units = getattr(last, "units", None)
+        if not isinstance(units, int):
+            return None
+        activation, _ = _graph.activation_of(last)
+        loss = _describe_loss(getattr(model, "loss", None))
+    except Exception:  # noqa: BLE001 - undecided
+        return None
+    kind = loss.kind if loss is not None else None
+    if units in (1, 2):
+        return (
+            True
+            if kind in _BINARY_LOSSES + _CATEGORICAL_LOSSES or activation in ("sigmoid", "softmax")
+            else None
+        )
+    return kind in _BINARY_LOSSES and activation != "sigmoid"
 
 
 def _describe(model: keras.Model) -> tuple[list, list, list]:
