@@ -170,7 +170,7 @@ def test_not_checked_without_all_or_for_a_multi_class_model():
     keras_binary.config.set_fit_guard(True)
     dataset = _source("tf.data", x, y)
     _model().fit(dataset, epochs=1, verbose=0)
-    assert "_keras_binary_checked" not in dataset.__dict__  # the default guard leaves plain Keras alone
+    assert not {"_keras_binary_checked", "_keras_binary_host_checked"} & set(dataset.__dict__)  # left alone
     keras_binary.config.set_fit_guard("all")
     # A Sequential without keras.Input ending in a 10-way softmax: judged from its last layer
     # (JAX and PyTorch draw the first batch before they build the model).
@@ -230,7 +230,7 @@ def _train_image_model(root, label_mode, scope):
 def test_a_correct_pipeline_gives_the_same_numbers(tmp_path, label_mode):
     root = _image_folder(tmp_path / "images")
     guarded, guarded_history, ds = _train_image_model(root, label_mode, "all")
-    assert "_keras_binary_checked" in ds.__dict__  # the labels were checked
+    assert {"_keras_binary_checked", "_keras_binary_host_checked"} & set(ds.__dict__)  # checked
     plain, plain_history, _ = _train_image_model(root, label_mode, True)
     for a, b in zip(guarded, plain, strict=True):
         np.testing.assert_array_equal(a, b)

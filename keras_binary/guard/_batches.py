@@ -68,23 +68,37 @@ def checked_inputs(model: keras.Model, name: str, args: tuple, kwargs: dict) -> 
         return args, kwargs
     args, kwargs = list(args), dict(kwargs)
     names = ("x", "validation_data") if name == "fit" else ("x",)
+    # Keras maps class_weight over a tf.data pipeline (a lookup by label that fails on a label
+    # outside the keys): the labels are checked in the pipeline before it, on every backend.
+    class_weight = name == "fit" and _argument(name, args, kwargs, "class_weight") is not None
     for argument in names:
         position = _POSITIONS[name].index(argument)
+        in_pipeline = class_weight and argument == "x"
         if argument in kwargs:
-            kwargs[argument] = checked_source(model, kwargs[argument])
+            kwargs[argument] = checked_source(model, kwargs[argument], in_pipeline)
         elif position < len(args):
-            args[position] = checked_source(model, args[position])
+            args[position] = checked_source(model, args[position], in_pipeline)
     return tuple(args), kwargs
 
 
-def checked_source(model: keras.Model, source: Any) -> Any:
-    """`source` wrapped so that each batch's labels are checked as it is drawn; else `source` itself."""
+def _argument(name: str, args: list, kwargs: dict, argument: str) -> Any:
+    from keras_binary.guard import _fit_argument
+
+    return _fit_argument(name, tuple(args), kwargs, argument)
+
+
+def checked_source(model: keras.Model, source: Any, in_pipeline: bool = False) -> Any:
+    """`source` wrapped so that each batch's labels are checked as it is drawn; else `source` itself.
+
+    `in_pipeline`: a `tf.data.Dataset` is checked by a map in its pipeline
+    on every backend (else on the host where Keras iterates it on the host).
+    """
     if isinstance(source, types.GeneratorType):
         return _checked_batches(model, source, _Where())
     if isinstance(source, keras.utils.PyDataset) and not isinstance(source, CheckedPyDataset):
         return CheckedPyDataset(source, _run_mode(), _call_site(), _ModelRef(model))
     if _is_tf_dataset(source):
-        return _checked_dataset(model, source)
+        return _checked_dataset(model, source, in_pipeline)
     return source
 
 
@@ -120,6 +134,8 @@ def check_label_values(y: Any, model: Any, mode: str | None, where: Any) -> None
     from keras_binary.errors import BinaryError
     from keras_binary.guard._labels import check_labels
 
+    if type(y).__module__.startswith("tensorflow") and hasattr(y, "numpy"):
+        y = y.numpy()  # a tf.data batch iterated on the host (PyTorch's loader)
     try:
         check_labels(y, one_hot_pairs=True, name=_NAME)
     except BinaryError as error:
@@ -256,7 +272,9 @@ class CheckedPyDataset(keras.utils.PyDataset):
 _CHECKED = "_keras_binary_checked"
 
 
-def _checked_dataset(model: keras.Model, dataset: Any) -> Any:
+def _checked_dataset(model: keras.Model, dataset: Any, in_pipeline: bool = False) -> Any:
+    if keras.backend.backend() != "tensorflow" and not in_pipeline:
+        return _checked_on_the_host(model, dataset)
     import tensorflow as tf
 
     spec = dataset.element_spec
@@ -284,7 +302,7 @@ def _checked_dataset(model: keras.Model, dataset: Any) -> Any:
         checked = tf.cond(
             _labels_pass(y),
             lambda: tf.identity(y),
-            lambda: tf.numpy_function(host_check, [y], y.dtype, stateful=False),
+            lambda: tf.numpy_function(host_check, [y], y.dtype),
         )
         checked.set_shape(y.shape)
         return (element[0], checked, *element[2:])
@@ -319,3 +337,97 @@ def _labels_pass(y: Any) -> Any:
         is_pair = tf.equal(tf.shape(y)[-1], 2)
         ok = tf.logical_and(ok, tf.cond(is_pair, pairs_ok, lambda: tf.constant(True)))
     return ok
+
+
+# ---------------------------------------------------------------------------
+# A tf.data.Dataset on JAX and PyTorch: Keras iterates it on the host.
+
+# Attribute on a user's dataset: (run mode, the model's _ModelRef, its _Where): check its batches at draw.
+_HOST_CHECKED = "_keras_binary_host_checked"
+
+
+def _checked_on_the_host(model: keras.Model, dataset: Any) -> Any:
+    """Marks `dataset` so that Keras's iterator checks its batches on the host, as it draws them.
+
+    JAX and PyTorch iterate a `tf.data.Dataset` on the host (Keras's
+    `TFDatasetAdapter`): the check goes there, on each batch as Keras
+    converts it, and the pipeline is left exactly as the user built it (a map
+    appended to it could change how far a random augmentation reads ahead,
+    and so the numbers).
+    """
+    _hook_tf_dataset_adapter()
+    where = _Where()
+    dataset.__dict__[_HOST_CHECKED] = (_run_mode(), _ModelRef(model), where)
+    return dataset
+
+
+def _hook_tf_dataset_adapter() -> None:
+    """Wraps Keras's `TFDatasetAdapter` iterators once: a marked dataset's batches are checked as drawn."""
+    from keras.src.trainers.data_adapters import tf_dataset_adapter
+
+    adapter = tf_dataset_adapter.TFDatasetAdapter
+    if getattr(adapter, "_keras_binary_hooked", False):
+        return
+    for name in ("get_jax_iterator", "get_numpy_iterator"):
+        setattr(adapter, name, _checking_iterator(getattr(adapter, name)))
+    original = adapter.get_torch_dataloader
+
+    def get_torch_dataloader(self):
+        mark = _host_mark(self)
+        if mark is None:
+            return original(self)
+        from keras.src.trainers.data_adapters import data_adapter_utils
+
+        return data_adapter_utils.get_torch_dataloader(_CheckedIterable(self._dataset, mark))
+
+    adapter.get_torch_dataloader = get_torch_dataloader
+    adapter._keras_binary_hooked = True
+
+
+def _host_mark(adapter: Any) -> tuple | None:
+    """The mark of the dataset an adapter iterates (the user's, or Keras's class_weight map of it)."""
+    dataset = getattr(adapter, "_dataset", None)
+    for _ in range(8):
+        if dataset is None:
+            return None
+        mark = getattr(dataset, "__dict__", {}).get(_HOST_CHECKED)
+        if mark is not None:
+            model = mark[1]()
+            return mark if model is not None and _guarded_call_of(model) else None
+        dataset = getattr(dataset, "_input_dataset", None)
+    return None
+
+
+def _guarded_call_of(model: keras.Model) -> bool:
+    from keras_binary.guard import _ACTIVE
+
+    return bool(model.__dict__.get(_ACTIVE))
+
+
+def _checking_iterator(method: Any) -> Any:
+    def iterate(self):
+        mark = _host_mark(self)
+        batches = method(self)
+        if mark is None:
+            return batches
+        return _checked_draws(batches, mark)
+
+    iterate.__wrapped__ = method
+    return iterate
+
+
+def _checked_draws(batches: Iterator, mark: tuple) -> Iterator:
+    mode, model, where = mark
+    for batch in batches:
+        check_batch(batch, model, mode, where)
+        yield batch
+
+
+class _CheckedIterable:
+    """A dataset iterated again each epoch (PyTorch's loader), its batches checked as drawn."""
+
+    def __init__(self, dataset: Any, mark: tuple) -> None:
+        self.dataset, self.mark = dataset, mark
+
+    def __iter__(self) -> Iterator:
+        return _checked_draws(iter(self.dataset), self.mark)
