@@ -318,6 +318,7 @@ def test_warn_reports_and_goes_on(tmp_path):
     status, out, err = run_source(tmp_path, source, warn=True)
     assert status == 0
     assert "KBD001" in err and "--warn" in err
+    assert "set_fit_guard" not in err and "(found before the first step by keras-binary run)" in err
     assert "went on" in out
 
 

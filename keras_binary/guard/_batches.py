@@ -8,13 +8,18 @@ consuming them (and, for a shuffled dataset, changing its order). Each
 batch's labels are checked where the batch is made, never in the step:
 
 - a Python generator: on the host, as Keras draws the batch (`_checked_batches`);
-- a `tf.data.Dataset`: a `map` at the end of the pipeline (`_checked_dataset`)
-  tests the labels with a few TensorFlow ops (in `[0, 1]`, not NaN, one-hot
-  rows that sum to 1) and only for a batch that fails calls the host check,
-  which writes the coded message. TensorFlow reads the dataset inside its
-  step function, and a failed batch fails the step's `IteratorGetNext`
-  before anything of that step runs; JAX and PyTorch iterate it on the host,
-  before the step;
+- a `tf.data.Dataset` on TensorFlow: a `map` at the end of the pipeline
+  (`_checked_dataset`) tests the labels with a few TensorFlow ops (in
+  `[0, 1]`, not NaN, one-hot rows that sum to 1) and only for a batch that
+  fails calls the host check, which writes the coded message. TensorFlow
+  reads the dataset inside its step function, and a failed batch fails the
+  step's `IteratorGetNext` before anything of that step runs;
+- a `tf.data.Dataset` on JAX and PyTorch: on the host, where Keras's
+  `TFDatasetAdapter` iterates it (`_checked_on_the_host`), the pipeline left
+  as built (a map appended to it could change how far a random augmentation
+  reads ahead, and so the numbers); with `class_weight`, the `map` above,
+  before Keras's own class-weight lookup, which fails on labels outside its
+  keys;
 - a `keras.utils.PyDataset`: its `__getitem__` (`CheckedPyDataset`), where it
   runs: the host, or a worker thread or process of Keras's enqueuer, whose
   error Keras raises when it hands over that batch, in order.
@@ -131,6 +136,13 @@ def check_batch(batch: Any, model: Any, mode: str | None, where: Any) -> None:
 
 
 def check_label_values(y: Any, model: Any, mode: str | None, where: Any) -> None:
+    """Checks one batch's labels with `check_labels`; arguments as `check_batch`.
+
+    A failing batch of a model that its build showed not to be binary passes
+    (a `Sequential` judged before it was built). Under `--warn` the first
+    failing batch of a source is printed, with the guarded call's site, and
+    the batch goes on.
+    """
     from keras_binary.errors import BinaryError
     from keras_binary.guard._labels import check_labels
 
