@@ -19,6 +19,15 @@
     guarded against the same model with the guard off, `TOB_CALLS` calls per
     repetition, interleaved. Target: <= 1.02 (the guard's fixed cost per
     call: the host label check of the batch, the step watcher).
+(e) The same plain-Keras model fed a `tf.data.Dataset` (`from_tensor_slices`,
+    batch 1024, `prefetch`) and a `keras.utils.PyDataset` (one NumPy slice per
+    `__getitem__`) under `set_fit_guard("all")`, whose batches' labels are
+    checked as they are drawn (a `map` of a few TensorFlow ops at the end of
+    the pipeline; the host check in `__getitem__`), against the same model and
+    data unguarded, same protocol, 100 steps per epoch. Target: <= 1.02.
+    `--only-datasets` runs this part alone. (TensorFlow opens a mapped
+    dataset's iterator once per epoch, a few ms more than an unmapped one:
+    a cost per epoch, not per step.)
 (b) The host label check (`keras_binary.guard.check_labels`) on 10 million
     valid float32 labels, against one `np.max` over them (a single reduction
     pass, the floor). Target: <= 2.5 (the check does a minimum and a maximum
@@ -55,6 +64,8 @@ TARGET = 1.05
 PLAIN_TARGET = 1.02
 CHECK_TARGET = 2.5
 TOB_CALLS = 200
+# Steps per epoch of part (e): opening a mapped dataset's iterator costs a few ms once per epoch.
+DATASET_STEPS = 100
 TOB_TARGET = 1.02
 
 
@@ -135,6 +146,49 @@ def plain_overhead(repeats: int, **compile_kwargs) -> tuple[float, float, float]
     return statistics.median(guarded), statistics.median(plain), ratio
 
 
+class _Batches(keras.utils.PyDataset):
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x) // BATCH
+
+    def __getitem__(self, i: int):
+        return self.x[i * BATCH : (i + 1) * BATCH], self.y[i * BATCH : (i + 1) * BATCH]
+
+
+def time_source(model: keras.Model, source, scope: bool | str) -> float:
+    keras_binary.config.set_fit_guard(scope)
+    start = time.perf_counter()
+    model.fit(source, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    keras_binary.config.set_fit_guard(True)
+    return seconds / DATASET_STEPS * 1000
+
+
+def dataset_overhead(repeats: int, kind: str, **compile_kwargs) -> tuple[float, float, float]:
+    """(e): a plain-Keras model on a tf.data.Dataset or a PyDataset, guarded under "all" against unguarded."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH * DATASET_STEPS, 64)).astype("float32")
+    y = rng.integers(0, 2, size=BATCH * DATASET_STEPS).astype("float32")
+    if kind == "tf.data":
+        import tensorflow as tf
+
+        source = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).prefetch(tf.data.AUTOTUNE)
+    else:
+        source = _Batches(x, y)
+    model = build("binary_crossentropy", metrics=["accuracy"], **compile_kwargs)
+    for scope in (True, "all", True, "all"):  # compile, warm up, wrap the dataset once
+        time_source(model, source, scope)
+    guarded, plain = [], []
+    for r in range(repeats):
+        for scope in ("all", True) if r % 2 == 0 else (True, "all"):
+            (guarded if scope == "all" else plain).append(time_source(model, source, scope))
+    ratio = statistics.median(a / b for a, b in zip(guarded, plain, strict=True))
+    return statistics.median(guarded), statistics.median(plain), ratio
+
+
 def train_on_batch_overhead(repeats: int, **compile_kwargs) -> tuple[float, float, float]:
     """Median ms per guarded and unguarded `train_on_batch` call, and the median ratio."""
     rng = np.random.default_rng(0)
@@ -186,6 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--only-train-on-batch", action="store_true", help="part (d) only")
+    parser.add_argument("--only-datasets", action="store_true", help="part (e) only")
     args = parser.parse_args()
     repeats = 5 if args.quick else 15
     backend = keras.backend.backend()
@@ -194,6 +249,21 @@ def main() -> None:
     )
     print(f"backend {backend}, batch {BATCH}, {STEPS} steps per fit, {repeats} interleaved repetitions")
     for label, kwargs in settings:
+        if args.only_datasets or not args.only_train_on_batch:
+            for kind in ("tf.data", "PyDataset"):
+                g_ms, p_ms, ratio = dataset_overhead(repeats, kind, **kwargs)
+                verdict = "ok" if ratio <= PLAIN_TARGET else "MISSED"
+                print(
+                    f"(e) plain Keras BCE on a {kind} per step, {backend} {label}: guarded under 'all' "
+                    f"{g_ms:.3f} ms, unguarded {p_ms:.3f} ms, ratio {ratio:.3f} (<= {PLAIN_TARGET} {verdict})"
+                )
+                name = "tfdata" if kind == "tf.data" else "pydataset"
+                print(
+                    f"RESULT name=fit_step_{label}_plain_all_{name} ratio={ratio:.3f} "
+                    f"target={PLAIN_TARGET} reference=unguarded"
+                )
+            if args.only_datasets:
+                continue
         if args.only_train_on_batch:
             guarded_ms, off_ms, ratio = train_on_batch_overhead(repeats, **kwargs)
             print(
@@ -233,7 +303,7 @@ def main() -> None:
         print(
             f"RESULT name=train_on_batch_{label}_guard ratio={ratio:.3f} target={TOB_TARGET} reference=guard_off"
         )
-    if args.only_train_on_batch:
+    if args.only_train_on_batch or args.only_datasets:
         return
     ms, floor_ms, ratio = label_check(repeats)
     print(f"(b) host label check on 10,000,000 float32 labels: {ms:.2f} ms (one np.max: {floor_ms:.2f} ms)")

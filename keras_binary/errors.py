@@ -15,6 +15,11 @@ from __future__ import annotations
 
 # Every message ends with the command that prints its catalogue entry offline.
 EXPLAIN_COMMAND = "keras-binary explain"
+# The line of a `BinaryModelError` that says who found it and how to turn that off (in-process);
+# `keras-binary run` prints another (`keras_binary.guard._scope.run_text`).
+GUARD_NOTE = (
+    "(found before the first step by the fit guard; keras_binary.config.set_fit_guard(False) turns it off)"
+)
 
 # code -> (kind, title). The catalogue in docs/errors.md has one section per
 # entry, and tests check both directions.
@@ -293,8 +298,7 @@ class BinaryModelError(BinaryConfigError):
                 f"{finding.code}: {self.summary}",
                 f"  Why: {finding.explanation}",
                 f"  Fix: {finding.fix}",
-                "  (found before the first step by the fit guard; "
-                "keras_binary.config.set_fit_guard(False) turns it off)",
+                f"  {GUARD_NOTE}",
                 f"  See: {EXPLAIN_COMMAND} {finding.code}",
             ]
         )

@@ -97,6 +97,7 @@ def run_script(path: str, argv: list[str], *, warn: bool = False, err: IO[str] |
     err = sys.stderr if err is None else err
     saved_argv, saved_path0 = sys.argv, sys.path[0] if sys.path else None
     saved_env = os.environ.get("KERAS_BINARY_FIT_GUARD")
+    saved_guard = _guard_setting()
     watcher = _arm(warn, err)
     sys.argv = [path, *argv]
     folder = os.path.dirname(os.path.abspath(path))
@@ -113,14 +114,15 @@ def run_script(path: str, argv: list[str], *, warn: bool = False, err: IO[str] |
         _print_user_traceback(path, err)
         return 130
     except BaseException as error:  # noqa: BLE001 - the script's own error, printed as python would
-        from keras_binary.guard._scope import GuardStop
+        from keras_binary.guard._scope import GuardStop, run_text
 
         if isinstance(error, GuardStop):
             _flush()
             where = f" at {error.where}" if error.where else ""
-            err.write(f"{PROG}: stopped{where}, {error.when}:\n{error.error}\n")
+            err.write(f"{PROG}: stopped{where}, {error.when}:\n{run_text(error.error)}\n")
             err.write(
-                f"{PROG}: the script was not changed; fix the line above, or run with --warn to go on.\n"
+                f"{PROG}: the script was not changed. Fix the line above, or run "
+                f"`{PROG} run --warn {_command_line(path, argv)}` to report every finding and let the script go on.\n"
             )
             return 1
         _print_user_traceback(path, err)
@@ -132,9 +134,36 @@ def run_script(path: str, argv: list[str], *, warn: bool = False, err: IO[str] |
             os.environ.pop("KERAS_BINARY_FIT_GUARD", None)
         else:
             os.environ["KERAS_BINARY_FIT_GUARD"] = saved_env
+        _restore_guard(saved_guard)
         sys.argv = saved_argv
         if saved_path0 is not None and sys.path:
             sys.path[0] = saved_path0
+
+
+def _guard_setting() -> bool | str | None:
+    """The fit guard's setting before the script ran (`None`: keras_binary's config not loaded yet)."""
+    config = sys.modules.get("keras_binary.config")
+    if config is None:
+        return None
+    return "all" if config.fit_guard_scope() == "all" else config.fit_guard_enabled()
+
+
+def _restore_guard(saved: bool | str | None) -> None:
+    """Puts the fit guard back as it was (`run_script` called in-process, as tests and notebooks do)."""
+    config = sys.modules.get("keras_binary.config")
+    if config is None:
+        return
+    try:
+        config.set_fit_guard(config._env_setting() if saved is None else saved)
+    except Exception:  # noqa: BLE001 - the script's own state is not the command's to repair
+        pass
+
+
+def _command_line(path: str, argv: list[str]) -> str:
+    """The script and its arguments, quoted for a shell, as the user typed them after `run`."""
+    import shlex
+
+    return shlex.join([path, *argv])
 
 
 def _exit_status(code: Any, err: IO[str]) -> int:

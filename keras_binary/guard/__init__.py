@@ -113,10 +113,10 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
     plain = not _compiled_objects(model)  # a plain-Keras model under "all": no check in its step
     try:
         _before_first_step(model, name, args, kwargs)
-        if plain:
-            from keras_binary.guard import _scope
+        if plain:  # the labels of a generator's, a tf.data.Dataset's or a PyDataset's batches, as drawn
+            from keras_binary.guard import _batches
 
-            args, kwargs = _scope.check_generator_batches(name, args, kwargs)
+            args, kwargs = _batches.checked_inputs(model, name, args, kwargs)
         watchers = _watch_steps(model, name)
         for watcher in watchers:
             watcher.start()

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import os
 import sys
-import types
-from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -111,7 +109,7 @@ def is_binary(model: keras.Model) -> bool | None:
     except Exception:  # noqa: BLE001 - an unusual model is not guarded, never broken
         return False
     if not outputs:
-        return None
+        return _judged_by_last_layer(model)
     unknown = False
     for out, loss, metric_list in zip(outputs, losses, metrics, strict=False):
         kind = loss.kind if loss is not None else None
@@ -127,6 +125,36 @@ def is_binary(model: keras.Model) -> bool | None:
         elif kind in _BINARY_LOSSES and out.activation != "sigmoid":
             return True  # a binary loss on a K-way classifier (multi-label sigmoids are left alone)
     return None if unknown else False
+
+
+def _judged_by_last_layer(model: keras.Model) -> bool | None:
+    """`is_binary` of a `Sequential` not built yet, from its last layer's `units` and activation.
+
+    JAX and PyTorch draw the first batch before they build the model, so the
+    batch checks ask before the graph exists: a last `Dense(10, "softmax")`
+    under a categorical loss is not binary, whatever its input turns out to be.
+    `None` where the last layer says nothing (no `units`).
+    """
+    from keras_binary import _graph
+    from keras_binary.diagnostics._loss import _describe_loss
+
+    try:
+        last = model.layers[-1] if isinstance(model, keras.Sequential) and model.layers else None
+        units = getattr(last, "units", None)
+        if not isinstance(units, int):
+            return None
+        activation, _ = _graph.activation_of(last)
+        loss = _describe_loss(getattr(model, "loss", None))
+    except Exception:  # noqa: BLE001 - undecided
+        return None
+    kind = loss.kind if loss is not None else None
+    if units in (1, 2):
+        return (
+            True
+            if kind in _BINARY_LOSSES + _CATEGORICAL_LOSSES or activation in ("sigmoid", "softmax")
+            else None
+        )
+    return kind in _BINARY_LOSSES and activation != "sigmoid"
 
 
 def _describe(model: keras.Model) -> tuple[list, list, list]:
@@ -218,50 +246,6 @@ def check_before_first_step(model: keras.Model, name: str, args: tuple, kwargs: 
             _stop(error)
 
 
-def check_generator_batches(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """`fit`'s or `evaluate`'s arguments with a Python generator `x` whose batches are checked as Keras draws them.
-
-    A plain-Keras model has no check in its step, and a generator's labels
-    cannot be read before the first step without consuming it. Each batch's
-    labels are checked on the host when Keras takes the batch, before its
-    step: one minimum and maximum over the batch, no change to the batch,
-    the order or the numbers. Other inputs are returned as they are.
-
-    Args:
-        name: the guarded method.
-        args: its positional arguments.
-        kwargs: its keyword arguments.
-
-    Returns:
-        `(args, kwargs)`, with `x` wrapped when it is a generator.
-    """
-    from keras_binary.guard import _fit_argument
-
-    x = _fit_argument(name, args, kwargs, "x") if name in ("fit", "evaluate") else None
-    if not isinstance(x, types.GeneratorType):
-        return args, kwargs
-    if "x" in kwargs:
-        return args, {**kwargs, "x": _checked_batches(x)}
-    return (_checked_batches(x), *args[1:]), kwargs
-
-
-def _checked_batches(batches: Iterator) -> Iterator:
-    from keras_binary.errors import BinaryError
-    from keras_binary.guard._labels import check_labels
-
-    for batch in batches:
-        if isinstance(batch, (tuple, list)) and len(batch) >= 2:
-            try:
-                check_labels(batch[1], one_hot_pairs=True, name="a batch's y")
-            except BinaryError as error:
-                if RUN_MODE != "warn":
-                    # Raised as itself: TensorFlow draws the batches in a thread of its own and
-                    # hands a coded error back; the guard stops `run` at the call (`stop_at_call`).
-                    raise
-                _stop(error)
-        yield batch
-
-
 def stop_at_call(error: BaseException) -> None:
     """Under `keras-binary run` (not `--warn`), stops the script for a coded error that reached the guarded call."""
     from keras_binary.errors import BinaryError
@@ -346,9 +330,42 @@ def _stop(error: BaseException, report: bool = True) -> None:
     where = user_call_site()
     if RUN_MODE == "warn":
         if report:
-            _say(f"error (--warn: going on) at {where}:\n{error}")
+            say_error(error, where)
         return
     raise GuardStop(error, where)
+
+
+def say_error(error: BaseException, where: str) -> None:
+    """Prints an error finding under `keras-binary run --warn`, which goes on."""
+    _say(f"error (--warn: going on) at {where}:\n{run_text(error)}")
+
+
+def run_text(error: BaseException) -> str:
+    """The coded message as `keras-binary run` prints it: its advice is the command's, not `set_fit_guard`'s.
+
+    In-process, a `BinaryModelError` says that `set_fit_guard(False)` turns
+    the guard off; under `run` the user never called it, so that line says
+    what found it, and the command says how to go on (fix the line, or
+    `--warn`).
+
+    Args:
+        error: the coded error.
+
+    Returns:
+        Its message, with the guard's note rewritten for `run`.
+
+    Example:
+
+    >>> from keras_binary.errors import BinaryModelError
+    >>> from keras_binary.diagnostics import Finding
+    >>> error = BinaryModelError(Finding("KBD002", "error", "layer 'dense'", "t.", "s.", "activation='sigmoid'"))
+    >>> "set_fit_guard" in run_text(error), "keras-binary run" in run_text(error)
+    (False, True)
+    """
+    from keras_binary.errors import GUARD_NOTE
+
+    note = "(found before the first step by keras-binary run)"
+    return str(error).replace(GUARD_NOTE, note)
 
 
 def _say(text: str) -> None:
