@@ -248,3 +248,23 @@ def test_a_correct_py_dataset_gives_the_same_numbers():
     for a, b in zip(results[0][0], results[1][0], strict=True):
         np.testing.assert_array_equal(a, b)
     assert results[0][1] == results[1][1]
+
+
+def test_the_private_keras_names_the_host_check_relies_on_are_still_there():
+    # On JAX and PyTorch the batches of a tf.data.Dataset are checked inside Keras's
+    # TFDatasetAdapter (keras_binary/guard/_batches.py). Were a name below to move, the check
+    # would be skipped without a word: this test says which name moved.
+    from keras.src.trainers.data_adapters import data_adapter_utils, tf_dataset_adapter
+
+    adapter_class = getattr(tf_dataset_adapter, "TFDatasetAdapter", None)
+    assert adapter_class is not None, "keras.src...tf_dataset_adapter.TFDatasetAdapter moved"
+    for name in ("get_jax_iterator", "get_numpy_iterator", "get_torch_dataloader"):
+        assert callable(getattr(adapter_class, name, None)), f"TFDatasetAdapter.{name} moved"
+    assert callable(getattr(data_adapter_utils, "get_torch_dataloader", None)), (
+        "keras.src...data_adapter_utils.get_torch_dataloader moved"
+    )
+    dataset = tf.data.Dataset.from_tensor_slices((np.zeros((4, 2)), np.zeros(4))).batch(2)
+    adapter = adapter_class(dataset)
+    assert adapter.__dict__.get("_dataset") is dataset, "TFDatasetAdapter no longer keeps `_dataset`"
+    mapped = dataset.map(lambda x, y: (x, y))  # Keras's class_weight map is such a map
+    assert getattr(mapped, "_input_dataset", None) is dataset, "tf.data's `_input_dataset` moved"
