@@ -321,7 +321,43 @@ def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
             vmap_method="sequential",
         )
 
-    return jax.lax.cond(bad, on_bad, lambda: np.bool_(False))
+    failed = jax.lax.cond(bad, on_bad, lambda: np.bool_(False))
+    flags = getattr(_STEP_FLAGS, "stack", None)
+    if flags:
+        flags[-1].append(failed)
+    return failed
+
+
+# The flags of the checks traced into the JAX step being traced on this
+# thread (`step_flags`): the fit guard's rollback keeps the state a step
+# started from when one of them is true (`keras_binary/guard/_rollback.py`).
+_STEP_FLAGS = threading.local()
+
+
+class step_flags:  # noqa: N801 - used as a function: `with step_flags() as flags:`
+    """Collects the failure flags of the JAX checks traced inside the `with` block.
+
+    Each is a scalar bool tracer of the step being traced: true where a check
+    failed inside a guarded call (its host callback left the coded error on
+    the model). Nested blocks collect into the innermost.
+
+    Example:
+
+    >>> with step_flags() as flags:
+    ...     pass
+    >>> flags
+    []
+    """
+
+    def __enter__(self) -> list:
+        stack = getattr(_STEP_FLAGS, "stack", None)
+        if stack is None:
+            stack = _STEP_FLAGS.stack = []
+        stack.append([])
+        return stack[-1]
+
+    def __exit__(self, *exc: object) -> None:
+        _STEP_FLAGS.stack.pop()
 
 
 def _in_torch_shape_inference(bad: Any) -> bool:
