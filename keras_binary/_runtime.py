@@ -137,17 +137,22 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory, confirm: C
             )
         return failed
 
+    # The check's result is returned for the caller to fold into its values:
+    # what the step computes from them (the loss, its gradients, the
+    # optimizer's update, a metric's update) waits for the check, and never
+    # runs when it raises. Without that data dependency nothing in the step
+    # waits for the `py_function`: the update of a refused batch was applied
+    # before its error (tests/test_guard_rollback.py).
     def on_bad():
         inputs, on_host = _callback_inputs(stats)
 
         def fail(*values):
             _raise_from(make_error, on_host(*[v.numpy() for v in values]))
+            return np.bool_(False)  # the summary showed no failure after all
 
-        tf.py_function(fail, inputs, [])
-        return tf.constant(True)
+        return tf.reshape(tf.py_function(fail, inputs, tf.bool), ())
 
-    tf.cond(bad, on_bad, lambda: tf.constant(False))
-    return None
+    return tf.cond(bad, on_bad, lambda: tf.constant(False))
 
 
 # The models whose guarded calls are in progress on this thread, innermost
