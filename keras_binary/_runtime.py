@@ -9,7 +9,9 @@ What the caller sees:
 
 - TensorFlow, eager or `tf.function`: the error raised by a `tf.py_function`
   arrives as `tf.errors.InvalidArgumentError` whose message contains the
-  package's code and text.
+  package's code and text. The check's result is folded into the loss (and
+  a metric's weights), so the gradients and the optimizer's update wait for
+  it: a refused batch updates nothing that depends on them.
 - TensorFlow with XLA (`jit_compile=True`, also Keras's `"auto"` default
   when a GPU is visible): XLA cannot call Python (`tf.py_function` does not
   compile; host callbacks, "outside compilation", exist on TPUs only), and it
@@ -499,7 +501,9 @@ def raise_if(bad: Any, stats: Any, make_error: ErrorFactory, confirm: Confirm | 
         `confirm` if given: the loss becomes NaN); on JAX it is true where
         a check failed inside a call of the fit guard (which raises the
         error at the next step boundary; outside one the callback raises),
-        and it keeps the check in the compiled step.
+        and it keeps the check in the compiled step; in a TensorFlow graph
+        it is false, or never computed when the check raises, so that what
+        the step computes from the result waits for the check.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
