@@ -188,7 +188,7 @@ def test_train_on_batch_refused_batch_leaves_every_variable(optimizer):
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="the rollback is JAX's")
-def test_jax_rollback_only_where_a_check_is_in_the_step():
+def test_jax_plain_model_keeps_keras_step_and_a_correct_fit_refuses_nothing():
     from keras_binary.guard import _rollback
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, "sigmoid")])
