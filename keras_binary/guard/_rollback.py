@@ -42,7 +42,21 @@ _STEPS = {"make_train_function": "train_step", "make_test_function": "test_step"
 
 
 def can_roll_back(model: keras.Model) -> bool:
-    """Whether the guard builds `model`'s JAX step functions with the rollback."""
+    """Whether the guard builds `model`'s JAX step functions with the rollback.
+
+    Args:
+        model: a compiled Keras model.
+
+    Returns:
+        True on JAX for a jit-compiled model outside Keras's NNX mode.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> model.compile(loss="mse")
+    >>> can_roll_back(model) == (keras.backend.backend() == "jax")
+    True
+    """
     if keras.backend.backend() != "jax" or getattr(model, "run_eagerly", False):
         return False
     if not getattr(model, "jit_compile", True):
@@ -88,8 +102,11 @@ def rollback_step(step: Callable) -> Callable:
 class Refusals:
     """The refused-step flag that the steps of one step function hand on.
 
-    Args:
-        initial: the flag a watched call starts from (false).
+    Example:
+
+    >>> refusals = Refusals()
+    >>> bool(refusals.flag)
+    False
     """
 
     def __init__(self) -> None:
