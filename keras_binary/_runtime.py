@@ -9,9 +9,8 @@ What the caller sees:
 
 - TensorFlow, eager or `tf.function`: the error raised by a `tf.py_function`
   arrives as `tf.errors.InvalidArgumentError` whose message contains the
-  package's code and text. The check's result is folded into the loss (and
-  a metric's weights), so the gradients and the optimizer's update wait for
-  it: a refused batch updates nothing that depends on them.
+  package's code and text. Nothing in the step waits for it: the optimizer's
+  update of the refused batch is applied before the error.
 - TensorFlow with XLA (`jit_compile=True`, also Keras's `"auto"` default
   when a GPU is visible): XLA cannot call Python (`tf.py_function` does not
   compile; host callbacks, "outside compilation", exist on TPUs only), and it
@@ -139,22 +138,22 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory, confirm: C
             )
         return failed
 
-    # The check's result is returned for the caller to fold into its values:
-    # what the step computes from them (the loss, its gradients, the
-    # optimizer's update, a metric's update) waits for the check, and never
-    # runs when it raises. Without that data dependency nothing in the step
-    # waits for the `py_function`: the update of a refused batch was applied
-    # before its error (tests/test_guard_rollback.py).
+    # Nothing in the step waits for the `py_function`: the update of a
+    # refused batch is applied before its error (tests/test_guard_rollback.py).
+    # Folding the check's result into the loss makes the step wait for it,
+    # but made a TensorFlow graph `fit` step 7-13% slower (measured,
+    # benchmarks/guard_overhead.py's model): not done.
     def on_bad():
         inputs, on_host = _callback_inputs(stats)
 
         def fail(*values):
             _raise_from(make_error, on_host(*[v.numpy() for v in values]))
-            return np.bool_(False)  # the summary showed no failure after all
 
-        return tf.reshape(tf.py_function(fail, inputs, tf.bool), ())
+        tf.py_function(fail, inputs, [])
+        return tf.constant(True)
 
-    return tf.cond(bad, on_bad, lambda: tf.constant(False))
+    tf.cond(bad, on_bad, lambda: tf.constant(False))
+    return None
 
 
 # The models whose guarded calls are in progress on this thread, innermost
@@ -501,9 +500,7 @@ def raise_if(bad: Any, stats: Any, make_error: ErrorFactory, confirm: Confirm | 
         `confirm` if given: the loss becomes NaN); on JAX it is true where
         a check failed inside a call of the fit guard (which raises the
         error at the next step boundary; outside one the callback raises),
-        and it keeps the check in the compiled step; in a TensorFlow graph
-        it is false, or never computed when the check raises, so that what
-        the step computes from the result waits for the check.
+        and it keeps the check in the compiled step.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
