@@ -9,7 +9,8 @@ What the caller sees:
 
 - TensorFlow, eager or `tf.function`: the error raised by a `tf.py_function`
   arrives as `tf.errors.InvalidArgumentError` whose message contains the
-  package's code and text.
+  package's code and text. Nothing in the step waits for it: the optimizer's
+  update of the refused batch is applied before the error.
 - TensorFlow with XLA (`jit_compile=True`, also Keras's `"auto"` default
   when a GPU is visible): XLA cannot call Python (`tf.py_function` does not
   compile; host callbacks, "outside compilation", exist on TPUs only), and it
@@ -137,6 +138,11 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory, confirm: C
             )
         return failed
 
+    # Nothing in the step waits for the `py_function`: the update of a
+    # refused batch is applied before its error (tests/test_guard_rollback.py).
+    # Folding the check's result into the loss makes the step wait for it,
+    # but made a TensorFlow graph `fit` step 7-13% slower (measured,
+    # benchmarks/guard_overhead.py's model): not done.
     def on_bad():
         inputs, on_host = _callback_inputs(stats)
 
@@ -321,7 +327,43 @@ def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
             vmap_method="sequential",
         )
 
-    return jax.lax.cond(bad, on_bad, lambda: np.bool_(False))
+    failed = jax.lax.cond(bad, on_bad, lambda: np.bool_(False))
+    flags = getattr(_STEP_FLAGS, "stack", None)
+    if flags:
+        flags[-1].append(failed)
+    return failed
+
+
+# The flags of the checks traced into the JAX step being traced on this
+# thread (`step_flags`): the fit guard's rollback keeps the state a step
+# started from when one of them is true (`keras_binary/guard/_rollback.py`).
+_STEP_FLAGS = threading.local()
+
+
+class step_flags:  # noqa: N801 - used as a function: `with step_flags() as flags:`
+    """Collects the failure flags of the JAX checks traced inside the `with` block.
+
+    Each is a scalar bool tracer of the step being traced: true where a check
+    failed inside a guarded call (its host callback left the coded error on
+    the model). Nested blocks collect into the innermost.
+
+    Example:
+
+    >>> with step_flags() as flags:
+    ...     pass
+    >>> flags
+    []
+    """
+
+    def __enter__(self) -> list:
+        stack = getattr(_STEP_FLAGS, "stack", None)
+        if stack is None:
+            stack = _STEP_FLAGS.stack = []
+        stack.append([])
+        return stack[-1]
+
+    def __exit__(self, *exc: object) -> None:
+        _STEP_FLAGS.stack.pop()
 
 
 def _in_torch_shape_inference(bad: Any) -> bool:

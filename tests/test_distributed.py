@@ -253,7 +253,100 @@ def run_jax_bad_batches() -> dict:
                 out[case] = e.code
             except Exception as e:  # noqa: BLE001 - any other type is a failure, reported by name
                 out[case] = type(e).__name__
+    out["rollback"] = _jax_rollback(distribution, x, y, y_bad)
+    out["threads"] = _jax_threads(distribution, x, y, y_bad)
     return out
+
+
+def _jax_model(distribution):
+    import keras
+
+    import keras_binary as kb
+
+    keras.utils.set_random_seed(1)
+    with distribution.scope():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, "sigmoid")])
+        model.compile(keras.optimizers.Adam(0.05), kb.SafeBCE(), metrics=[kb.metrics.AUC()])
+    return model
+
+
+def _jax_rollback(distribution, x, y, y_bad) -> dict:
+    """Adam on 2 devices: after the coded error every variable equals the model trained up to the refused batch."""
+    import keras
+
+    def state(model):
+        values = model.variables + model.optimizer.variables + model.metrics_variables
+        return [np.asarray(keras.ops.convert_to_numpy(v.value)) for v in values]
+
+    def batches(labels, count):
+        for i in range(count):
+            yield x[8 * i : 8 * i + 8], labels[8 * i : 8 * i + 8]
+
+    reference = _jax_model(distribution)
+    with distribution.scope():
+        reference.fit(batches(y, 1), verbose=0)  # the batch before the refused one
+    model = _jax_model(distribution)
+    try:
+        with distribution.scope():
+            model.fit(batches(y_bad, 4), verbose=0)  # good, refused, good, good
+        code = "silent"
+    except Exception as e:  # noqa: BLE001 - reported by code or name
+        code = getattr(e, "code", type(e).__name__)
+    identical = all(np.array_equal(a, b) for a, b in zip(state(model), state(reference), strict=True))
+    return {"code": code, "identical": identical}
+
+
+def _jax_threads(distribution, x, y, y_bad) -> dict:
+    """Two models in two threads on 2 devices: one's refused batch stops it alone.
+
+    Deterministic: the good model draws its first batch, then waits until the
+    bad model's `fit` has ended (with its error) before it draws the others.
+    """
+    import threading
+
+    import keras
+
+    good, bad = _jax_model(distribution), _jax_model(distribution)
+    for model in (good, bad):  # build and compile the steps first
+        with distribution.scope():
+            model.fit(x, y, batch_size=8, verbose=0)
+    good_started, bad_done = threading.Event(), threading.Event()
+    outcome = {}
+
+    def good_batches():
+        for i in range(4):
+            yield x[8 * i : 8 * i + 8], y[8 * i : 8 * i + 8]
+            if i == 0:
+                good_started.set()
+                bad_done.wait(120)
+
+    def bad_batches():
+        for i in range(4):
+            yield x[8 * i : 8 * i + 8], y_bad[8 * i : 8 * i + 8]
+
+    def train(name, model, data, before=None, after=None):
+        if before is not None:
+            before.wait(120)
+        try:
+            with distribution.scope():
+                model.fit(data(), verbose=0)
+            outcome[name] = "ok"
+        except Exception as e:  # noqa: BLE001 - reported by code or name
+            outcome[name] = getattr(e, "code", type(e).__name__)
+        finally:
+            if after is not None:
+                after.set()
+
+    threads = [
+        threading.Thread(target=train, args=("good", good, good_batches)),
+        threading.Thread(target=train, args=("bad", bad, bad_batches, good_started, bad_done)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    outcome["good_finite"] = bool(np.all(np.isfinite(keras.ops.convert_to_numpy(good.predict(x, verbose=0)))))
+    return outcome
 
 
 # ---------------------------------------------------------------------------
@@ -361,15 +454,37 @@ def test_jax_data_parallel_matches_single_device(tmp_path):
     _assert_same_training(result)
 
 
-@pytest.mark.slow
-def test_jax_data_parallel_bad_batch_raises_the_coded_error(tmp_path):
-    """The guard's claim holds on 2 devices: the coded error at the step boundary, no hang, no abort."""
+@pytest.fixture(scope="module")
+def jax_bad_result(tmp_path_factory) -> dict:
+    """The JAX bad-batch subprocess's result (2 devices), run once for the tests that read it."""
     import keras
 
     if keras.backend.backend() != "jax":
         pytest.skip("keras.distribution.DataParallel is implemented for JAX only; runs in the jax pass")
-    result = _subprocess("jax", tmp_path, mode="jax_bad", timeout=180)
-    assert result == {"pydataset": "KB202", "generator": "KB202", "metric_only": "KB202"}
+    return _subprocess("jax", tmp_path_factory.mktemp("data_parallel_bad"), mode="jax_bad", timeout=240)
+
+
+@pytest.mark.slow
+def test_jax_data_parallel_bad_batch_raises_the_coded_error(jax_bad_result):
+    """The guard's claim holds on 2 devices: the coded error at the step boundary, no hang, no abort."""
+    result = jax_bad_result
+    assert {key: result[key] for key in ("pydataset", "generator", "metric_only")} == {
+        "pydataset": "KB202",
+        "generator": "KB202",
+        "metric_only": "KB202",
+    }
+
+
+@pytest.mark.slow
+def test_jax_data_parallel_refused_batch_leaves_every_variable(jax_bad_result):
+    """Adam on 2 devices: the refused batch, and the batches after it, moved nothing."""
+    assert jax_bad_result["rollback"] == {"code": "KB202", "identical": True}
+
+
+@pytest.mark.slow
+def test_jax_data_parallel_threads_do_not_stop_each_other(jax_bad_result):
+    """The bad model's error is its own: the good model, mid-fit in another thread, trains on."""
+    assert jax_bad_result["threads"] == {"good": "ok", "bad": "KB202", "good_finite": True}
 
 
 if __name__ == "__main__":  # the subprocess: python tests/test_distributed.py MODE OUT.json

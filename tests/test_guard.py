@@ -512,10 +512,42 @@ def test_private_keras_names_the_guard_reads_still_exist():
     model.make_test_function()
     assert callable(model.train_function) and callable(model.test_function)
     if BACKEND == "jax":
+        import inspect
+
         from keras.src.backend.jax import trainer
 
         # The hole the watcher closes: Keras's JAX trainer converts logs with this bare try/except.
         assert "pythonify_logs" in vars(trainer)
+        # The rollback (guard/_rollback.py) hands Keras its step as `model.train_step`/`test_step`,
+        # which the builders read from the model, and wraps `model._make_function`.
+        assert callable(getattr(model, "_make_function", None)), "keras.Model._make_function (JAX) moved"
+        for builder, step in (
+            ("make_train_function", "self.train_step"),
+            ("make_test_function", "self.test_step"),
+        ):
+            source = inspect.getsource(getattr(trainer.JAXTrainer, builder))
+            assert step in source and "self._make_function(" in source, (
+                f"JAXTrainer.{builder} no longer jits {step}"
+            )
+    # The guard wraps the backend trainer class that defines each method (below keras.Model).
+    for name in ("fit", "evaluate", "train_on_batch", "test_on_batch"):
+        owners = [c for c in keras.Model.__mro__[1:] if name in c.__dict__]
+        assert owners, (
+            f"no base class of keras.Model defines {name}: keras_binary.guard.install wraps nothing"
+        )
+    # Masks: keras_binary/_masks.py and guard/_arguments.py read them with this private function.
+    from keras.src.backend.common.masking import get_keras_mask  # noqa: F401 - the import is the check
+
+    if BACKEND == "torch":
+        # _runtime._in_torch_shape_inference
+        from keras.src.backend.common.symbolic_scope import in_symbolic_scope  # noqa: F401
+    if BACKEND == "tensorflow":
+        # _runtime._in_xla_context
+        from tensorflow.python.ops import control_flow_util
+
+        assert callable(control_flow_util.GraphOrParentsInXlaContext), (
+            "tensorflow.python.ops.control_flow_util.GraphOrParentsInXlaContext moved: XLA steps go undetected"
+        )
 
 
 # ---------------------------------------------------------------------------

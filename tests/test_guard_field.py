@@ -246,3 +246,33 @@ def test_mlflow_autolog_in_every_order(tmp_path):
     assert len(result["steps"]) >= 8
     assert result["outcomes"] == ["KB202"] * len(result["steps"]), result
     assert result["runs"] > 0  # autologging was really on: it started runs
+
+
+def test_mlflow_still_keeps_the_original_under_the_gorilla_name():
+    """The guard wraps MLflow's stored original under gorilla's private `_gorilla_original_<name>`.
+
+    If MLflow renames it, a guard installed after `mlflow.autolog()` is lost
+    again on `autolog(disable=True)`: fail loudly, naming the private name.
+    """
+    gorilla = pytest.importorskip("mlflow.utils.gorilla")
+    from keras_binary.guard import _PATCHED_ORIGINAL
+
+    assert gorilla._ORIGINAL_NAME == _PATCHED_ORIGINAL, (
+        f"MLflow's gorilla now stores a patched method's original as {gorilla._ORIGINAL_NAME!r}, "
+        f"not {_PATCHED_ORIGINAL!r}: keras_binary.guard.install must wrap the new name"
+    )
+
+    class Target:
+        def fit(self):
+            return "original"
+
+    patch = gorilla.Patch(
+        Target, "fit", lambda self: "patched", gorilla.Settings(allow_hit=True, store_hit=True)
+    )
+    gorilla.apply(patch)
+    try:
+        stored = _PATCHED_ORIGINAL % "fit"
+        assert stored in Target.__dict__, f"gorilla.apply no longer stores the original as {stored!r}"
+        assert Target.__dict__[stored](Target()) == "original"
+    finally:
+        gorilla.revert(patch)

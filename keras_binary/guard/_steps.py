@@ -25,6 +25,7 @@ once per execution of `steps_per_execution` steps) with a `StepWatcher`:
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from typing import Any
 
@@ -34,6 +35,7 @@ import numpy as np
 from keras_binary import _runtime
 from keras_binary._value_checks import error_from_stats
 from keras_binary.guard._errors import coded_error
+from keras_binary.guard._rollback import Refusals, build_with_rollback, can_roll_back
 
 # Marks a step function the guard has wrapped.
 _WRAPPED = "_keras_binary_watcher"
@@ -67,10 +69,12 @@ class StepWatcher:
         self.active = False
         self.calls = 0  # guarded executions, for the test that Keras still calls the step
         self.unhook = None  # removes the build hook of `watch`, if it set one
+        self.refusals = Refusals()  # JAX: the refused-step flag the steps hand on (`_rollback`)
 
     def __call__(self, *args: Any) -> Any:
         if not self.active:
             self.model.__dict__[_UNWATCHED] = True  # a step ran unwatched: its records may hold counts
+            self.refusals.reset()  # nobody raises a refusal here: it must not hold the next steps
             return self.step(*args)
         self.calls += 1
         if self.backend == "jax":
@@ -86,6 +90,7 @@ class StepWatcher:
     def start(self) -> None:
         """Called before a guarded call: forgets earlier steps, zeroes the poison records."""
         self.pending.clear()
+        self.refusals.reset()
         self.active = True
         if self.backend == "tensorflow":
             # Counts left by steps that ran unwatched (the guard off); a
@@ -143,15 +148,24 @@ def watch(model: keras.Model, attribute: str, builder: str) -> StepWatcher | Non
     step = getattr(model, attribute, None)
     if step is not None:
         watcher = getattr(step, _WRAPPED, None)
-        if watcher is None:
+        if watcher is not None:
+            return watcher
+        if not can_roll_back(model):
             watcher = StepWatcher(step, model)
             _install(model, attribute, watcher)
-        return watcher
+            return watcher
+        # JAX: a step function built outside the guard has no rollback; Keras builds it again in the call.
+        setattr(model, attribute, None)
     watcher = StepWatcher(None, model)
     build = getattr(model, builder)
 
     def build_and_watch(*args: Any, **kwargs: Any) -> Any:
-        result = build(*args, **kwargs)
+        if can_roll_back(model) and getattr(model, attribute, None) is None:
+            result = build_with_rollback(
+                model, functools.partial(build, *args, **kwargs), builder, watcher.refusals
+            )
+        else:
+            result = build(*args, **kwargs)
         built = getattr(model, attribute, None)
         if built is not None and getattr(built, _WRAPPED, None) is None:
             watcher.step = built
