@@ -214,19 +214,21 @@ def _read(record: Any) -> np.ndarray:
     if not _READER:
         _READER.extend(_reader())
     variable_class, read = _READER
-    if type(record) is not variable_class:
+    if variable_class is None or not isinstance(record, variable_class):
         return np.asarray(record.numpy())
     return read(record.handle, record.dtype).numpy()
 
 
-# (TensorFlow's plain resource variable class, its read operation), found once.
+# (TensorFlow's resource variable base class, its read operation), found once. A record made
+# while Keras traces a step is an `UnliftedInitializerVariable`, a subclass; the variables of a
+# distribution strategy are not.
 _READER: list = []
 
 
 def _reader() -> tuple[Any, Any]:
     try:
         from tensorflow.python.ops.gen_resource_variable_ops import read_variable_op
-        from tensorflow.python.ops.resource_variable_ops import ResourceVariable
+        from tensorflow.python.ops.resource_variable_ops import BaseResourceVariable
     except ImportError:  # pragma: no cover - private modules moved: read every record the usual way
         return None, None
-    return ResourceVariable, read_variable_op
+    return BaseResourceVariable, read_variable_op
