@@ -23,13 +23,14 @@
     and the guard's own CPU time per call on the calling thread (guarded
     minus guard off), which a busy machine disturbs less than the wall
     clock. Measured with
-    `KERAS_BACKEND=... python benchmarks/guard_overhead.py --only-train-on-batch --repeats 31`
-    on the shared 2-core machine under load (steps of 1.5-3 ms instead of
-    0.6 ms; docs/guard.md has the table): TensorFlow 1.008 and 1.0xx
-    (before the plan 1.068, 1.110), TF + XLA 1.065 and 1.0xx (1.138, 1.123),
-    JAX 1.019 and 1.0xx (1.057, 1.0xx), PyTorch 1.016 (1.192), with quartiles
-    0.1-0.7 apart: the wall-clock ratio is within its noise of the target
-    on TensorFlow and JAX, not with XLA (the poison record's read).
+    `KERAS_BACKEND=... python benchmarks/guard_overhead.py --only-train-on-batch --repeats 21`
+    on the shared 2-core machine, busy (steps of 0.9-2 ms instead of
+    0.6 ms; docs/guard.md has the table), two runs each: TensorFlow 1.015
+    and 1.015 (before the per-model plan: 1.072, 1.063), TF + XLA 1.039 and
+    1.055 (1.129, 1.146), JAX 1.015 and 1.025 (1.079, 1.091); the guard's
+    CPU time per call 20-25, 56-62 and 16-27 us (62-68, 163-177, 73-74 us
+    before). XLA misses the target: the poison record is read after every
+    step.
 (b) The host label check (`keras_binary.guard.check_labels`) on 10 million
     valid float32 labels, against one `np.max` over them (a single reduction
     pass, the floor). Target: <= 2.5 (the check does a minimum and a maximum
