@@ -183,6 +183,15 @@ def exit_call() -> None:
     _CALLS.stack.pop()
 
 
+def calls() -> list:
+    """This thread's stack of the models whose guarded calls are in progress (`enter_call` pushes onto it)."""
+    try:
+        return _CALLS.stack
+    except AttributeError:
+        stack = _CALLS.stack = []
+        return stack
+
+
 def current_owner() -> Any:
     """The model whose call by the fit guard is in progress on this thread, or `None`."""
     stack = getattr(_CALLS, "stack", None)

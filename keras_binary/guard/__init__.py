@@ -95,10 +95,17 @@ def _wrap_attribute(owner: type, attribute: str, name: str) -> None:
 
 
 def _guarded(name: str, method: Callable) -> Callable:
+    plan_attribute = _PLAN % name if name in _PLANNED else None
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if not config.fit_guard_enabled() or self.__dict__.get(_ACTIVE):
+        state = self.__dict__
+        if not config.fit_guard_enabled() or state.get(_ACTIVE):
             return method(self, *args, **kwargs)
+        if plan_attribute is not None:
+            plan = state.get(plan_attribute)
+            if plan is not None and _plan_holds(plan, state, args, kwargs):
+                return _run_planned(self, state, method, args, kwargs, plan[8])
         if is_guarded(self) or _checks_traced(self):
             return _run_guarded(self, name, method, args, kwargs)
         return _run_unguarded(self, method, args, kwargs)
@@ -118,19 +125,9 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
 
             args, kwargs = _batches.checked_inputs(model, name, args, kwargs)
         watchers = _watch_steps(model, name)
-        for watcher in watchers:
-            watcher.start()
-        try:
-            result = method(model, *args, **kwargs)
-        finally:
-            failure = None
-            for watcher in watchers:
-                try:
-                    watcher.finish(model, synced=name.endswith("_on_batch"))
-                except Exception as error:  # noqa: BLE001 - re-raised below, after the others
-                    failure = failure or error
-        if failure is not None:
-            raise failure
+        result = _call_watched(model, method, args, kwargs, watchers, name.endswith("_on_batch"))
+        if not plain and name in _PLANNED:
+            _make_plan(model, name)
         return result
     except Exception as error:
         coded = coded_error(error)
@@ -144,6 +141,56 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
     finally:
         model.__dict__.pop(_ACTIVE, None)
         _runtime.exit_call()
+
+
+def _run_planned(
+    model: keras.Model, state: dict, method: Callable, args: tuple, kwargs: dict, watchers: tuple
+) -> Any:
+    """`_run_guarded` for a `train_on_batch` or `test_on_batch` call whose plan holds (`_plan_holds`).
+
+    The host checks passed (the short label test of `_plan_holds`, the rest
+    as when the plan was made): the step runs with its watchers, and its
+    errors are turned into the coded ones, as on the full path.
+    """
+    state[_ACTIVE] = True
+    calls = _runtime.calls()
+    calls.append(model)
+    try:
+        if watchers:
+            return _call_watched(model, method, args, kwargs, watchers, True)
+        return method(model, *args, **kwargs)
+    except Exception as error:
+        coded = coded_error(error)
+        if coded is None or coded is error:
+            raise
+        raise coded from error
+    finally:
+        state.pop(_ACTIVE, None)
+        calls.pop()
+
+
+def _call_watched(
+    model: keras.Model, method: Callable, args: tuple, kwargs: dict, watchers: Any, synced: bool
+) -> Any:
+    """Keras's method, its step functions watched; the first watcher's failure is raised after the others finish.
+
+    `synced`: Keras has read the logs of every step (`train_on_batch`,
+    `test_on_batch`), so the watchers have nothing to wait for.
+    """
+    for watcher in watchers:
+        watcher.start()
+    try:
+        result = method(model, *args, **kwargs)
+    finally:
+        failure = None
+        for watcher in watchers:
+            try:
+                watcher.finish(model, synced=synced)
+            except Exception as error:  # noqa: BLE001 - re-raised below, after the others
+                failure = failure or error
+    if failure is not None:
+        raise failure
+    return result
 
 
 def _checks_traced(model: keras.Model) -> bool:
@@ -348,14 +395,76 @@ def _plainly_binary(y: Any) -> bool:
     """Whether `y` is a NumPy array of numbers in [0, 1], one per row: labels `check_labels` passes.
 
     `train_on_batch` in a custom loop or a GAN checks one batch per call:
-    the minimum and the maximum of a small array cost a few microseconds,
-    the full check's dispatch (dtype, shape, pair and padding rules) several times that.
+    the smallest and the largest label cost a few microseconds, the full
+    check's dispatch (dtype, shape, pair and padding rules) several times
+    that. `argmin` and `argmax` (NaN is both, as the first NaN's index) run
+    a plain loop over the array; `min` and `max` go through NumPy's general
+    reduction machinery, which cost 10-15 us per call when its code is not
+    in the CPU's caches, as after every training step.
     """
     if type(y) is not np.ndarray or y.dtype.kind not in "biuf" or not 0 < y.size <= _SHORT_TEST_MAX:
         return False
     if y.ndim >= 2 and y.shape[-1] != 1:
         return False
-    return bool(y.min() >= 0) and bool(y.max() <= 1)  # NaN fails both
+    return y.item(y.argmin()) >= 0 and y.item(y.argmax()) <= 1  # NaN fails both
+
+
+# The methods that get a plan: called once per step by custom loops and GANs.
+_PLANNED = ("train_on_batch", "test_on_batch")
+# Attribute on a model, per method: the plan of its guarded calls (`_make_plan`).
+_PLAN = "_keras_binary_plan_%s"
+
+
+def _make_plan(model: keras.Model, name: str) -> None:
+    """Notes, after a guarded `train_on_batch` or `test_on_batch` passed every check, what its next calls may skip.
+
+    The host checks of such a call depend on the model only through what
+    the plan holds: the compiled loss and metrics (the keras_binary objects,
+    the graph checks: `_compiled_objects`, `_check_graph`), whether the model
+    is built and its layers (`_check_graph`'s key), `run_eagerly`,
+    `jit_compile` and the step function (the watcher, `_watch_steps`).
+    While they hold, a later call runs the short label test (`_plainly_binary`) and the
+    step with its watcher; anything else (another `compile`, a rebuilt step,
+    labels that are not plainly binary) takes the full path, which checks
+    everything again.
+    """
+    state = model.__dict__
+    layers = state.get("_layers")
+    attribute = _METHODS[name]
+    step = state.get(attribute)
+    if not state.get("built") or layers is None or step is None or state.get(_BUILD_HOOK):
+        return
+    watchers = tuple(_watch_steps(model, name))
+    if any(watcher.step is None for watcher in watchers):
+        return
+    state[_PLAN % name] = (
+        state.get("_compile_loss"),
+        state.get("_compile_metrics"),
+        layers,
+        len(layers),
+        state.get("_run_eagerly"),
+        state.get("_jit_compile"),
+        attribute,
+        state.get(attribute),
+        watchers,
+    )
+
+
+def _plan_holds(plan: tuple, state: dict, args: tuple, kwargs: dict) -> bool:
+    """Whether a call of a model (`state`: its `__dict__`) may take its plan: nothing it depends on changed."""
+    if not (
+        plan[0] is state.get("_compile_loss")
+        and plan[1] is state.get("_compile_metrics")
+        and plan[2] is state.get("_layers")
+        and plan[3] == len(plan[2])
+        and plan[4] == state.get("_run_eagerly")
+        and plan[5] == state.get("_jit_compile")
+        and plan[7] is state.get(plan[6])
+        and state.get("built")
+    ):
+        return False
+    y = kwargs["y"] if "y" in kwargs else args[1] if len(args) > 1 else None
+    return _plainly_binary(y)
 
 
 # Findings the shape contract raises itself, as a coded `BinaryShapeError`
