@@ -531,12 +531,17 @@ def report(
     the log loss and the prevalence; at the threshold (a probability above
     it is a positive), the weighted confusion matrix `tp`, `fp`, `tn`, `fn`
     with sensitivity, specificity, PPV, NPV, F1, MCC and balanced accuracy.
-    Each statistic but the counts and the prevalence has a percentile
-    interval from a stratified bootstrap: `n_bootstrap` resamples, each
-    drawing the positives and the negatives separately with replacement, to
-    their own sizes (so every resample keeps the prevalence, which therefore
-    has no interval), seeded by `seed`. Undefined values (one class only, no
-    predicted positive) are NaN.
+    Each statistic but the counts and the prevalence has an interval at
+    `confidence`: the AUC by DeLong's variance on the logit scale
+    (`auc_interval`), the proportions (sensitivity, specificity, PPV, NPV,
+    accuracy) by Wilson's method (`proportion_interval`), LR+ and LR- by the
+    log method, and the rest (AP, Brier, ECE, log loss, F1, MCC, balanced
+    accuracy) by a stratified percentile bootstrap of `n_bootstrap`
+    resamples, each drawing the positives and the negatives separately with
+    replacement, seeded by `seed`. `BinaryReport.methods` names each
+    statistic's method; docs/statistics.md gives their references and
+    measured coverage. Undefined values (one class only, no predicted
+    positive) are NaN.
 
     Args:
         y_true: the labels; or a `keras.Model` (then `y_pred` is `x`).
