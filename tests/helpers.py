@@ -64,3 +64,28 @@ def focal_reference(y, s, from_logits=False, gamma=2.0, alpha=0.25, apply_class_
     if apply_class_balancing:
         loss = (y * alpha + (1.0 - y) * (1.0 - alpha)) * loss
     return loss
+
+
+def compile_paths():
+    """The compile settings a guard test runs on: TensorFlow with and without XLA, one elsewhere."""
+    if BACKEND == "tensorflow":
+        return [{"jit_compile": False}, {"jit_compile": True}]
+    return [{}]
+
+
+def compile_path_ids(paths):
+    return [("xla" if p.get("jit_compile") else "default") for p in paths]
+
+
+def small_hub_resnet_backbone(keras_hub, size):
+    """A one-block keras-hub ResNet backbone from a config, random weights (nothing can be downloaded)."""
+    return keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64],
+        stackwise_num_blocks=[1],
+        stackwise_num_strides=[1],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(size, size, 3),
+    )

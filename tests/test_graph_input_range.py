@@ -15,6 +15,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from helpers import small_hub_resnet_backbone
 
 import keras_binary
 from keras_binary import _graph
@@ -201,16 +202,7 @@ def _converter(keras_hub, scale=None, offset=None):
 
 
 def _hub_backbone(keras_hub):
-    return keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64],
-        input_conv_kernel_sizes=[3],
-        stackwise_num_filters=[64],
-        stackwise_num_blocks=[1],
-        stackwise_num_strides=[1],
-        block_type="basic_block",
-        use_pre_activation=False,
-        image_shape=(SIZE, SIZE, 3),
-    )
+    return small_hub_resnet_backbone(keras_hub, SIZE)
 
 
 def test_keras_hub_image_converter_in_the_model():

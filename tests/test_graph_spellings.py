@@ -12,6 +12,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from helpers import small_hub_resnet_backbone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -256,16 +257,7 @@ def test_hidden_linear_dense_of_the_users_head_is_not_a_top():
 def hub_backbone():
     """A small keras-hub ResNet backbone from a config, random weights (nothing can be downloaded)."""
     keras_hub = pytest.importorskip("keras_hub")
-    return keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64],
-        input_conv_kernel_sizes=[3],
-        stackwise_num_filters=[64],
-        stackwise_num_blocks=[1],
-        stackwise_num_strides=[1],
-        block_type="basic_block",
-        use_pre_activation=False,
-        image_shape=(SIZE, SIZE, 3),
-    )
+    return small_hub_resnet_backbone(keras_hub, SIZE)
 
 
 def test_keras_hub_image_classifier_used_as_a_backbone(hub_backbone):

@@ -14,6 +14,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from helpers import small_hub_resnet_backbone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,16 +141,7 @@ def test_legitimate_models_have_no_error(name, size, module):
 
 def test_keras_hub_backbone_from_a_config_has_no_error():
     keras_hub = pytest.importorskip("keras_hub")
-    backbone = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64],
-        input_conv_kernel_sizes=[3],
-        stackwise_num_filters=[64],
-        stackwise_num_blocks=[1],
-        stackwise_num_strides=[1],
-        block_type="basic_block",
-        use_pre_activation=False,
-        image_shape=(32, 32, 3),
-    )
+    backbone = small_hub_resnet_backbone(keras_hub, 32)
     for model in (
         keras_hub.models.ImageClassifier(backbone=backbone, num_classes=1, activation="sigmoid"),
         keras.Sequential([backbone, keras_binary.BinaryHead()]),

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import keras_binary as kb
-from tests.helpers import BACKEND
+from tests.helpers import BACKEND, compile_path_ids, compile_paths
 
 N = 16
 RNG = np.random.default_rng(0)
@@ -44,14 +44,8 @@ def _model(loss, metrics=None, **compile_kwargs) -> keras.Model:
     return model
 
 
-def _paths():
-    if BACKEND == "tensorflow":
-        return [{"jit_compile": False}, {"jit_compile": True}]
-    return [{}]
-
-
-PATHS = _paths()
-PATH_IDS = [("xla" if p.get("jit_compile") else "default") for p in PATHS]
+PATHS = compile_paths()
+PATH_IDS = compile_path_ids(PATHS)
 
 
 class PenalisedLoss(keras.losses.Loss):

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import keras_binary as kb
-from tests.helpers import BACKEND
+from tests.helpers import BACKEND, compile_path_ids, compile_paths
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(32, 3)).astype("float32")
@@ -36,14 +36,8 @@ OPTIMIZERS = {
 }
 
 
-def _paths():
-    if BACKEND == "tensorflow":
-        return [{"jit_compile": False}, {"jit_compile": True}]
-    return [{}]
-
-
-PATHS = _paths()
-PATH_IDS = [("xla" if p.get("jit_compile") else "default") for p in PATHS]
+PATHS = compile_paths()
+PATH_IDS = compile_path_ids(PATHS)
 
 
 def _model(optimizer: str, **compile_kwargs) -> keras.Model:
