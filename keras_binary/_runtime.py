@@ -126,7 +126,7 @@ def _raise_tensorflow(bad: Any, stats: Any, make_error: ErrorFactory, confirm: C
         # `bad`) and the failed check's summary goes to the poison record,
         # which the fit guard reads at the next step boundary.
         owner = current_owner()
-        failed = _record_poison(tf, bad, stats, confirm, make_error, owner)
+        failed = _record_poison(tf, bad, stats, confirm, make_error, owner or _switched_off_owner())
         if owner is None:
             warnings.warn(
                 "keras_binary: validate=True cannot raise inside an XLA-compiled "
@@ -192,6 +192,29 @@ def calls() -> list:
         return stack
 
 
+# The models whose Keras method (fit, evaluate, train_on_batch, test_on_batch)
+# runs with the fit guard switched off (`keras_binary.config.set_fit_guard`),
+# on this thread, innermost last. An XLA step traced in such a call writes
+# that model's poison records, as with the guard on: a step traced once with
+# the guard on and again with it off (another batch shape) would otherwise
+# create a record in its second trace, which `tf.function` refuses.
+_SWITCHED_OFF = threading.local()
+
+
+def switched_off_calls() -> list:
+    """This thread's stack of the models whose Keras methods run with the fit guard switched off."""
+    try:
+        return _SWITCHED_OFF.stack
+    except AttributeError:
+        stack = _SWITCHED_OFF.stack = []
+        return stack
+
+
+def _switched_off_owner() -> Any:
+    stack = getattr(_SWITCHED_OFF, "stack", None)
+    return stack[-1] if stack else None
+
+
 def current_owner() -> Any:
     """The model whose call by the fit guard is in progress on this thread, or `None`."""
     stack = getattr(_CALLS, "stack", None)
@@ -239,6 +262,7 @@ def _record_poison(
     written = tf.concat([tf.reshape(record[0] + 1.0, (1,)), summary[1:]], axis=0)
     failed = summary[0] > 0.0
     record.assign(tf.where(failed, written, record))
+    _note_step_flag(failed)
     return failed
 
 
@@ -337,24 +361,31 @@ def _raise_jax(bad: Any, stats: Any, make_error: ErrorFactory) -> Any:
         )
 
     failed = jax.lax.cond(bad, on_bad, lambda: np.bool_(False))
-    flags = getattr(_STEP_FLAGS, "stack", None)
-    if flags:
-        flags[-1].append(failed)
+    _note_step_flag(failed)
     return failed
 
 
-# The flags of the checks traced into the JAX step being traced on this
-# thread (`step_flags`): the fit guard's rollback keeps the state a step
-# started from when one of them is true (`keras_binary/guard/_rollback.py`).
+def _note_step_flag(failed: Any) -> None:
+    flags = getattr(_STEP_FLAGS, "stack", None)
+    if flags:
+        flags[-1].append(failed)
+
+
+# The flags of the checks traced into the step being traced on this thread
+# (`step_flags`; JAX, and TensorFlow under XLA): the fit guard's rollback
+# keeps the state a JAX step started from when one of them is true
+# (`keras_binary/guard/_rollback.py`); an XLA step that the guard built
+# marks its logs with them (`keras_binary/guard/_steps.py`).
 _STEP_FLAGS = threading.local()
 
 
 class step_flags:  # noqa: N801 - used as a function: `with step_flags() as flags:`
-    """Collects the failure flags of the JAX checks traced inside the `with` block.
+    """Collects the failure flags of the checks traced inside the `with` block (JAX, TensorFlow XLA).
 
-    Each is a scalar bool tracer of the step being traced: true where a check
-    failed inside a guarded call (its host callback left the coded error on
-    the model). Nested blocks collect into the innermost.
+    Each is a scalar bool tensor of the step being traced: true where a
+    check failed (JAX: inside a guarded call, where its host callback left
+    the coded error on the model; XLA: where it wrote its poison record).
+    Nested blocks collect into the innermost.
 
     Example:
 

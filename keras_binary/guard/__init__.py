@@ -96,25 +96,41 @@ def _wrap_attribute(owner: type, attribute: str, name: str) -> None:
 
 def _guarded(name: str, method: Callable) -> Callable:
     plan_attribute = _PLAN % name if name in _PLANNED else None
+    # Keras's own `train_on_batch`/`test_on_batch`: reads the logs of its one step and returns them.
+    synced = name.endswith("_on_batch") and getattr(method, "__module__", "").startswith("keras.")
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         state = self.__dict__
-        if not config.fit_guard_enabled() or state.get(_ACTIVE):
+        if not config.fit_guard_enabled():
+            return _run_switched_off(self, method, args, kwargs)
+        if state.get(_ACTIVE):
             return method(self, *args, **kwargs)
         if plan_attribute is not None:
             plan = state.get(plan_attribute)
             if plan is not None and _plan_holds(plan, state, args, kwargs):
-                return _run_planned(self, state, method, args, kwargs, plan[8])
+                return _run_planned(self, state, method, args, kwargs, plan[8], synced)
         if is_guarded(self) or _checks_traced(self):
-            return _run_guarded(self, name, method, args, kwargs)
+            return _run_guarded(self, name, method, args, kwargs, synced)
         return _run_unguarded(self, method, args, kwargs)
 
     setattr(wrapper, _ORIGINAL, method)
     return wrapper
 
 
-def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, kwargs: dict) -> Any:
+def _run_switched_off(model: keras.Model, method: Callable, args: tuple, kwargs: dict) -> Any:
+    """Keras's method with the guard switched off: only the model its steps' poison records belong to is noted."""
+    calls = _runtime.switched_off_calls()
+    calls.append(model)
+    try:
+        return method(model, *args, **kwargs)
+    finally:
+        calls.pop()
+
+
+def _run_guarded(
+    model: keras.Model, name: str, method: Callable, args: tuple, kwargs: dict, synced: bool
+) -> Any:
     model.__dict__[_ACTIVE] = True
     _runtime.enter_call(model)
     plain = not _compiled_objects(model)  # a plain-Keras model under "all": no check in its step
@@ -125,7 +141,7 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
 
             args, kwargs = _batches.checked_inputs(model, name, args, kwargs)
         watchers = _watch_steps(model, name)
-        result = _call_watched(model, method, args, kwargs, watchers, name.endswith("_on_batch"))
+        result = _call_watched(model, method, args, kwargs, watchers, synced)
         if not plain and name in _PLANNED:
             _make_plan(model, name)
         return result
@@ -144,7 +160,13 @@ def _run_guarded(model: keras.Model, name: str, method: Callable, args: tuple, k
 
 
 def _run_planned(
-    model: keras.Model, state: dict, method: Callable, args: tuple, kwargs: dict, watchers: tuple
+    model: keras.Model,
+    state: dict,
+    method: Callable,
+    args: tuple,
+    kwargs: dict,
+    watchers: tuple,
+    synced: bool,
 ) -> Any:
     """`_run_guarded` for a `train_on_batch` or `test_on_batch` call whose plan holds (`_plan_holds`).
 
@@ -157,7 +179,7 @@ def _run_planned(
     calls.append(model)
     try:
         if watchers:
-            return _call_watched(model, method, args, kwargs, watchers, True)
+            return _call_watched(model, method, args, kwargs, watchers, synced)
         return method(model, *args, **kwargs)
     except Exception as error:
         coded = coded_error(error)
@@ -174,18 +196,21 @@ def _call_watched(
 ) -> Any:
     """Keras's method, its step functions watched; the first watcher's failure is raised after the others finish.
 
-    `synced`: Keras has read the logs of every step (`train_on_batch`,
-    `test_on_batch`), so the watchers have nothing to wait for.
+    `synced`: the method is Keras's `train_on_batch` or `test_on_batch`,
+    which reads the logs of its step and returns them: the watchers have
+    nothing to wait for, and under XLA find a failed check in the result.
     """
     for watcher in watchers:
-        watcher.start()
+        watcher.start(synced)
+    result, failed = None, True
     try:
         result = method(model, *args, **kwargs)
+        failed = False
     finally:
         failure = None
         for watcher in watchers:
             try:
-                watcher.finish(model, synced=synced)
+                watcher.finish(result, failed)
             except Exception as error:  # noqa: BLE001 - re-raised below, after the others
                 failure = failure or error
     if failure is not None:

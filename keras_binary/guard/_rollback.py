@@ -111,10 +111,11 @@ class Refusals:
 
     def __init__(self) -> None:
         self.flag: Any = np.bool_(False)
+        self.cleared: Any = None  # "nothing refused", placed with the steps' state by the first step
 
     def reset(self) -> None:
         """Starts from "nothing refused" (a new guarded call, or a step run unwatched)."""
-        self.flag = np.bool_(False)
+        self.flag = np.bool_(False) if self.cleared is None else self.cleared
 
 
 def build_with_rollback(model: keras.Model, build: Callable, builder: str, refusals: Refusals) -> Any:
@@ -141,7 +142,7 @@ def build_with_rollback(model: keras.Model, build: Callable, builder: str, refus
     def make_flagged_function(step_function: Callable, *args: Any, **kwargs: Any) -> Any:
         def flagged(state: Any, data: Any) -> Any:
             if isinstance(refusals.flag, np.bool_):
-                refusals.flag = _placed_like(refusals.flag, state)
+                refusals.flag = refusals.cleared = _placed_like(refusals.flag, state)
             logs, state = step_function(state, (data, refusals.flag))
             refusals.flag = logs.pop(FAILED)
             return logs, state
@@ -158,15 +159,19 @@ def build_with_rollback(model: keras.Model, build: Callable, builder: str, refus
 
 
 def _placed_like(flag: Any, state: Any) -> Any:
-    """`flag` replicated over the devices of `state` (a `keras.distribution`), else as it is.
+    """`flag` on the device of `state`, or replicated over its devices (a `keras.distribution`).
 
     The flag the steps return lives on the state's device mesh: a first flag
     from the host would compile the step a second time for the next ones.
+    Placed once per step function (`Refusals.cleared`): a flag from the host
+    costs a transfer per call, and finding the placement a walk over the state.
     """
     import jax
 
     leaves = jax.tree_util.tree_leaves(state)
     sharding = getattr(leaves[0], "sharding", None) if leaves else None
-    if not isinstance(sharding, jax.sharding.NamedSharding):
-        return flag
-    return jax.device_put(flag, jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec()))
+    if isinstance(sharding, jax.sharding.NamedSharding):
+        return jax.device_put(flag, jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec()))
+    if isinstance(sharding, jax.sharding.SingleDeviceSharding):
+        return jax.device_put(flag, sharding)
+    return flag

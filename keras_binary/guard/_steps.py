@@ -18,8 +18,13 @@ once per execution of `steps_per_execution` steps) with a `StepWatcher`:
   (`StepWatcher.finish`) it waits for the rest. A failed step therefore
   raises before the second execution after it is dispatched, at the latest.
 - TensorFlow with XLA: nothing can raise inside the step; the value checks
-  write into the model's poison records (`_runtime.poison_records`), which
-  the watcher reads after each execution (only under XLA).
+  write into the model's poison records (`_runtime.poison_records`). A step
+  built in a guarded call adds the sum of their counts to its logs
+  (`counting_step`), which Keras copies to the host anyway; the watcher
+  takes it out of the logs after each execution and reads the records only
+  when it is above zero. A step built outside the guard has no count: the
+  watcher reads the records after each execution (a read operation of its
+  own, 40-60 us on a CPU).
 - TensorFlow without XLA and PyTorch raise inside the step: no watcher.
 """
 
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import functools
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -41,6 +47,12 @@ from keras_binary.guard._rollback import Refusals, build_with_rollback, can_roll
 _WRAPPED = "_keras_binary_watcher"
 # Attribute on a model: whether one of its steps ran outside a guarded call (or none was watched yet).
 _UNWATCHED = "_keras_binary_unwatched"
+# Keys of the logs of a TensorFlow XLA step built by the guard (`counting_step`): the
+# counts of the model's poison records; whether its checks failed, its float logs made NaN if so.
+POISON_COUNT = "_keras_binary_poison_count"
+POISON_MARKED = "_keras_binary_poison_marked"
+# The step method each step-function builder traces.
+_STEP_METHODS = {"make_train_function": "train_step", "make_test_function": "test_step"}
 
 
 def needs_watcher(model: keras.Model) -> bool:
@@ -67,6 +79,10 @@ class StepWatcher:
         self.backend = keras.backend.backend()
         self.pending: deque = deque()
         self.active = False
+        self.synced = False  # the call in progress is Keras's `train_on_batch`/`test_on_batch` (`start`)
+        self.marked = (
+            False  # XLA, in such a call: a step's logs carry its checks' flag as NaN (`counting_step`)
+        )
         self.calls = 0  # guarded executions, for the test that Keras still calls the step
         self.unhook = None  # removes the build hook of `watch`, if it set one
         self.refusals = Refusals()  # JAX: the refused-step flag the steps hand on (`_rollback`)
@@ -75,7 +91,11 @@ class StepWatcher:
         if not self.active:
             self.model.__dict__[_UNWATCHED] = True  # a step ran unwatched: its records may hold counts
             self.refusals.reset()  # nobody raises a refusal here: it must not hold the next steps
-            return self.step(*args)
+            outputs = self.step(*args)
+            if type(outputs) is dict:
+                outputs.pop(POISON_COUNT, None)
+                outputs.pop(POISON_MARKED, None)
+            return outputs
         self.calls += 1
         if self.backend == "jax":
             while len(self.pending) >= 2:
@@ -84,14 +104,29 @@ class StepWatcher:
             self.pending.append(outputs[0])
             return outputs
         outputs = self.step(*args)
+        if type(outputs) is dict:
+            count = outputs.pop(POISON_COUNT, None)
+            if outputs.pop(POISON_MARKED, None) is not None and self.synced:
+                # Keras turns the logs into Python numbers and returns them:
+                # `finish` looks for the NaN there, with no read of its own.
+                self.marked = True
+                return outputs
+            if count is not None and not float(count) > 0:
+                return outputs
         check_poison(self.model)
         return outputs
 
-    def start(self) -> None:
-        """Called before a guarded call: forgets earlier steps, zeroes the poison records."""
+    def start(self, synced: bool = False) -> None:
+        """Called before a guarded call: forgets earlier steps, zeroes the poison records.
+
+        `synced`: the call is Keras's `train_on_batch` or `test_on_batch`,
+        which reads the logs of its step and returns them.
+        """
         self.pending.clear()
         self.refusals.reset()
         self.active = True
+        self.synced = synced
+        self.marked = False
         if self.backend == "tensorflow":
             # Counts left by steps that ran unwatched (the guard off); a
             # watched step's count is read, and zeroed, right after it.
@@ -102,11 +137,13 @@ class StepWatcher:
         else:
             _runtime.take_failure(self.model)
 
-    def finish(self, model: keras.Model | None = None, synced: bool = False) -> None:
-        """Called when a guarded call ends: waits for the steps still in flight.
+    def finish(self, result: Any = None, failed: bool = False) -> None:
+        """Called when a guarded call ends: waits for the steps still in flight, raises a marked failure.
 
-        `synced`: Keras has read the logs of every step already
-        (`train_on_batch`, `test_on_batch`), so there is nothing to wait for.
+        Args:
+            result: what the call returned (a synced call, `start`: Keras's
+                logs as Python numbers).
+            failed: the call raised.
         """
         self.active = False
         if self.unhook is not None:
@@ -115,9 +152,24 @@ class StepWatcher:
         pending = list(self.pending) if self.pending else ()
         self.pending.clear()
         if self.backend == "jax":
-            for logs in () if synced else pending:
+            for logs in () if self.synced else pending:
                 _wait_jax(logs, self.model)
             raise_failure(self.model)
+        elif self.marked:
+            self.marked = False
+            if failed or _shows_nan(result):
+                check_poison(self.model)
+
+
+def _shows_nan(result: Any) -> bool:
+    """Whether the result of Keras's `train_on_batch`/`test_on_batch` holds a NaN (or is not one Keras returns)."""
+    if type(result) is float:
+        return result != result
+    if type(result) is dict:
+        result = result.values()
+    elif type(result) is not list:
+        return True
+    return any(type(value) is not float or value != value for value in result)
 
 
 def _install(model: keras.Model, attribute: str, watcher: StepWatcher) -> None:
@@ -166,6 +218,8 @@ def watch(model: keras.Model, attribute: str, builder: str) -> StepWatcher | Non
             result = build_with_rollback(
                 model, functools.partial(build, *args, **kwargs), builder, watcher.refusals
             )
+        elif watcher.backend == "tensorflow" and getattr(model, attribute, None) is None:
+            result = _build_counting(model, functools.partial(build, *args, **kwargs), builder)
         else:
             result = build(*args, **kwargs)
         built = getattr(model, attribute, None)
@@ -177,6 +231,67 @@ def watch(model: keras.Model, attribute: str, builder: str) -> StepWatcher | Non
     setattr(model, builder, build_and_watch)
     watcher.unhook = lambda: model.__dict__.pop(builder, None)
     return watcher
+
+
+def _build_counting(model: keras.Model, build: Callable, builder: str) -> Any:
+    """Runs `build` (Keras's `make_train_function`/`make_test_function`) with `counting_step` as the model's step."""
+    name = _STEP_METHODS[builder]
+    own = model.__dict__.get(name)  # a step the user set on the instance, kept
+    model.__dict__[name] = counting_step(model, getattr(model, name))
+    try:
+        return build()
+    finally:
+        if own is None:
+            model.__dict__.pop(name, None)
+        else:
+            model.__dict__[name] = own
+
+
+def counting_step(model: keras.Model, step: Callable) -> Callable:
+    """`step` (the model's `train_step` or `test_step`), its logs marked with what its checks found.
+
+    The logs get `POISON_COUNT`, the sum of the counts of the model's poison
+    records (those its checks created while it was traced) after the step's
+    own work. Where the step's checks failed, its scalar float logs become
+    NaN (`POISON_MARKED` says so): `train_on_batch` then needs no read of
+    its own, as Keras turns the logs into Python numbers anyway. Not under
+    a distribution strategy, whose logs are reduced across replicas (a
+    TPU keeps the first replica's alone): there the watcher reads the
+    records.
+
+    Args:
+        model: the model.
+        step: the step method.
+
+    Returns:
+        The step, counting.
+    """
+    import tensorflow as tf
+
+    def step_and_count(data: Any) -> Any:
+        with _runtime.step_flags() as flags:
+            logs = step(data)
+        records = _runtime.poison_records(model)
+        if type(logs) is not dict or not records or tf.distribute.has_strategy():
+            return logs
+        logs = dict(logs)
+        scalars = [key for key, value in logs.items() if _scalar_float(value)]
+        graph = tf.compat.v1.get_default_graph()
+        # A check traced inside a branch or a loop of the step has its flag in that inner graph.
+        if flags and scalars and all(getattr(flag, "graph", None) is graph for flag in flags):
+            failed = tf.reduce_any(tf.stack(flags))
+            for key in scalars:
+                logs[key] = tf.where(failed, tf.constant(float("nan"), logs[key].dtype), logs[key])
+            logs[POISON_MARKED] = failed
+        logs[POISON_COUNT] = tf.add_n([record[0] for record, _ in records])
+        return logs
+
+    return step_and_count
+
+
+def _scalar_float(value: Any) -> bool:
+    dtype, shape = getattr(value, "dtype", None), getattr(value, "shape", None)
+    return bool(getattr(dtype, "is_floating", False)) and shape is not None and shape.rank == 0
 
 
 def _wait_jax(logs: Any, model: keras.Model) -> None:
