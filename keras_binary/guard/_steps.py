@@ -80,9 +80,8 @@ class StepWatcher:
         self.pending: deque = deque()
         self.active = False
         self.synced = False  # the call in progress is Keras's `train_on_batch`/`test_on_batch` (`start`)
-        self.marked = (
-            False  # XLA, in such a call: a step's logs carry its checks' flag as NaN (`counting_step`)
-        )
+        # XLA, in such a call: a step's logs carry its checks' flag as NaN (`counting_step`).
+        self.marked = False
         self.calls = 0  # guarded executions, for the test that Keras still calls the step
         self.unhook = None  # removes the build hook of `watch`, if it set one
         self.refusals = Refusals()  # JAX: the refused-step flag the steps hand on (`_rollback`)
