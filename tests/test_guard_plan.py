@@ -159,3 +159,20 @@ def test_the_short_label_test_agrees_with_check_labels():
             assert valid, y  # the short test never passes labels that the full check refuses
         elif y.dtype.kind in "biuf":
             assert not valid, y  # and (for one label per row) passes every one it accepts
+
+
+@pytest.mark.parametrize("name,kwargs", PATHS, ids=PATH_IDS)
+def test_a_popped_and_replaced_layer_is_checked_again(name, kwargs):
+    # `pop` then `add` keeps the layer count: the graph check and the plan must still see the new top.
+    model = _planned("train_on_batch", **kwargs)
+    fit_model = _model(**kwargs)
+    fit_model.fit(X, GOOD, epochs=1, verbose=0)
+    for trained in (model, fit_model):
+        trained.pop()
+        trained.add(keras.layers.Dense(1, "softmax"))  # a one-unit softmax: always 1.0
+        with pytest.raises(kb.BinaryModelError) as excinfo:
+            if trained is model:
+                trained.train_on_batch(X, GOOD)
+            else:
+                trained.fit(X, GOOD, epochs=1, verbose=0)
+        assert excinfo.value.code == "KBD002"

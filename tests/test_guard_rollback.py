@@ -11,7 +11,10 @@ before the refused one:
   the guard builds keeps the state the step started from, and so do the
   steps after it until the error reaches the host
   (`keras_binary/guard/_rollback.py`).
-- TensorFlow (graph, XLA) and PyTorch: measured here (see the asserts).
+- TensorFlow with XLA: the same, in the step function the guard builds
+  (`keras_binary/guard/_steps.py`, `counting_step`); the steps after the
+  refused one in the same execution (`steps_per_execution > 1`) are applied.
+- TensorFlow graph and PyTorch: measured here (see the asserts).
 """
 
 from __future__ import annotations
@@ -111,11 +114,10 @@ def test_fit_refused_batch_leaves_every_variable(optimizer, kwargs):
         model.fit(_batches(BAD, 4), epochs=1, verbose=0)  # good, good, refused, good
     assert excinfo.value.code == "KB202"
     got, want = _state(model), _state(reference)
-    if BACKEND == "tensorflow":
+    if BACKEND == "tensorflow" and not kwargs.get("jit_compile"):
         # Measured, pinned so that a change is seen (docs/guard.md). Graph: the check's error comes
         # from a py_function that nothing in the step waits for: the refused batch's update is
-        # applied before it. XLA cannot stop the step: its loss is NaN with a zero gradient, and a
-        # momentum optimizer still moves the weights.
+        # applied before it. (XLA: the step the guard builds keeps the state, `_steps.counting_step`.)
         moved = [name for name in want if not np.array_equal(got[name], want[name])]
         assert any(name.startswith("optimizer/") for name in moved), moved
         return

@@ -115,10 +115,18 @@ def test_a_failed_check_in_train_on_batch_is_found_in_keras_result(reads):
     model = _model()
     for _ in range(3):
         model.train_on_batch(X, GOOD)
+    before = [w.copy() for w in model.get_weights()]
+    before_optimizer = [np.array(v) for v in model.optimizer.variables]
     with pytest.raises(kb.BinaryLabelError) as excinfo:
         model.train_on_batch(_nan_inputs(), GOOD)
     _expect(excinfo, "KB207")
     assert len(reads) == 1  # the NaN in the result, then the records: one read
+    # The refused step kept the state (a NaN input makes the gradient NaN, zero loss gradient or not).
+    after = model.get_weights() + [np.array(v) for v in model.optimizer.variables]
+    for a, b in zip(before + before_optimizer, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    model.train_on_batch(X, GOOD)
+    assert not np.array_equal(before[0], model.get_weights()[0])  # and the model trains on
 
 
 @pytest.mark.parametrize("method", ["train_on_batch", "test_on_batch"])
@@ -222,3 +230,28 @@ def test_a_step_traced_again_after_the_guard_was_switched_is_not_refused(first_g
     with pytest.raises(kb.BinaryLabelError) as excinfo:
         model.train_on_batch(_nan_inputs()[:12], GOOD[:12])  # a third shape, guarded
     _expect(excinfo, "KB207")
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 2])
+def test_fit_refused_batch_keeps_the_state_and_later_steps_of_its_execution_apply(steps_per_execution):
+    # Batches of 8: good, good, NaN (row 10 is in the second batch: use a copy with row 20 NaN), good.
+    x = X.copy()
+    x[20] = np.nan  # the third batch of 8
+    reference = _model(steps_per_execution=steps_per_execution)
+    reference.fit(X[:16], GOOD[:16], batch_size=8, epochs=1, verbose=0, shuffle=False)
+    model = _model(steps_per_execution=steps_per_execution)
+    with pytest.raises(kb.BinaryLabelError) as excinfo:
+        model.fit(x, GOOD, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    _expect(excinfo, "KB207")
+    got = model.get_weights()
+    if steps_per_execution == 1:
+        for a, b in zip(reference.get_weights(), got, strict=True):
+            np.testing.assert_array_equal(a, b)  # the error came right after the refused step
+    else:
+        # The refused step is the first of its execution; the good step after it in the same
+        # execution was applied: the weights are those of good batches 1, 2 and 4, all finite.
+        expected = _model(steps_per_execution=1)
+        keep = np.r_[0:16, 24:32]
+        expected.fit(X[keep], GOOD[keep], batch_size=8, epochs=1, verbose=0, shuffle=False)
+        for a, b in zip(expected.get_weights(), got, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

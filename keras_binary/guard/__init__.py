@@ -446,7 +446,8 @@ def _make_plan(model: keras.Model, name: str) -> None:
     The host checks of such a call depend on the model only through what
     the plan holds: the compiled loss and metrics (the keras_binary objects,
     the graph checks: `_compiled_objects`, `_check_graph`), whether the model
-    is built and its layers (`_check_graph`'s key), `run_eagerly`,
+    is built and its layers (`_check_graph`'s key; a `Sequential` rebuilt
+    after `pop` and `add` has a new `_functional`), `run_eagerly`,
     `jit_compile` and the step function (the watcher, `_watch_steps`).
     While they hold, a later call runs the short label test (`_plainly_binary`) and the
     step with its watcher; anything else (another `compile`, a rebuilt step,
@@ -472,6 +473,7 @@ def _make_plan(model: keras.Model, name: str) -> None:
         attribute,
         state.get(attribute),
         watchers,
+        state.get("_functional"),
     )
 
 
@@ -485,6 +487,7 @@ def _plan_holds(plan: tuple, state: dict, args: tuple, kwargs: dict) -> bool:
         and plan[4] == state.get("_run_eagerly")
         and plan[5] == state.get("_jit_compile")
         and plan[7] is state.get(plan[6])
+        and plan[9] is state.get("_functional")
         and state.get("built")
     ):
         return False
@@ -506,8 +509,13 @@ def _check_graph(model: keras.Model) -> None:
     from keras_binary.diagnostics import graph_errors
     from keras_binary.errors import BinaryModelError
 
-    key = (id(getattr(model, "_compile_loss", None)), bool(model.built), len(model.layers))
-    if model.__dict__.get(_GRAPH_CHECKED) == key:
+    # The objects themselves, not their ids: an id can come back for a new
+    # object once the old one is gone. A `Sequential` that pops a layer and
+    # adds another keeps its layer count; its rebuild makes a new `_functional`.
+    state = model.__dict__
+    key = (state.get("_compile_loss"), bool(model.built), len(model.layers), state.get("_functional"))
+    checked = state.get(_GRAPH_CHECKED)
+    if checked is not None and checked[0] is key[0] and checked[1:3] == key[1:3] and checked[3] is key[3]:
         return
     errors = graph_errors(model)
     if errors and not any(f.code in _RAISED_BY_THE_CONTRACT for f in errors):

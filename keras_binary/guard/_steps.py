@@ -251,12 +251,16 @@ def counting_step(model: keras.Model, step: Callable) -> Callable:
 
     The logs get `POISON_COUNT`, the sum of the counts of the model's poison
     records (those its checks created while it was traced) after the step's
-    own work. Where the step's checks failed, its scalar float logs become
-    NaN (`POISON_MARKED` says so): `train_on_batch` then needs no read of
-    its own, as Keras turns the logs into Python numbers anyway. Not under
-    a distribution strategy, whose logs are reduced across replicas (a
-    TPU keeps the first replica's alone): there the watcher reads the
-    records.
+    own work. Where the step's checks failed, every variable the step may
+    change (the model's, the optimizer's, the metrics') gets back the value
+    it started from, as on JAX (`_rollback`): a NaN loss with a zero
+    gradient still moves a momentum optimizer, and a NaN input makes the
+    gradient NaN. Its scalar float logs then become NaN (`POISON_MARKED`
+    says so): `train_on_batch` needs no read of its own, as Keras turns the
+    logs into Python numbers anyway. Not under a distribution strategy,
+    whose logs are reduced across replicas (a TPU keeps the first
+    replica's alone): there the watcher reads the records, and the refused
+    step's update stays.
 
     Args:
         model: the model.
@@ -268,24 +272,50 @@ def counting_step(model: keras.Model, step: Callable) -> Callable:
     import tensorflow as tf
 
     def step_and_count(data: Any) -> Any:
+        distributed = tf.distribute.has_strategy()
+        # The state the step starts from (read before the step: XLA keeps these values).
+        variables = [] if distributed else _state_variables(model)
+        before = [tf.identity(variable.value) for variable in variables]
         with _runtime.step_flags() as flags:
             logs = step(data)
         records = _runtime.poison_records(model)
-        if type(logs) is not dict or not records or tf.distribute.has_strategy():
+        if type(logs) is not dict or not records or distributed:
             return logs
         logs = dict(logs)
-        scalars = [key for key, value in logs.items() if _scalar_float(value)]
         graph = tf.compat.v1.get_default_graph()
         # A check traced inside a branch or a loop of the step has its flag in that inner graph.
-        if flags and scalars and all(getattr(flag, "graph", None) is graph for flag in flags):
+        if flags and all(getattr(flag, "graph", None) is graph for flag in flags):
             failed = tf.reduce_any(tf.stack(flags))
+            for variable, value in zip(variables, before, strict=True):
+                if value.dtype == variable.dtype:
+                    variable.assign(tf.where(failed, value, variable.value))
+            scalars = [key for key, value in logs.items() if _scalar_float(value)]
             for key in scalars:
                 logs[key] = tf.where(failed, tf.constant(float("nan"), logs[key].dtype), logs[key])
-            logs[POISON_MARKED] = failed
+            if scalars:
+                logs[POISON_MARKED] = failed
         logs[POISON_COUNT] = tf.add_n([record[0] for record, _ in records])
         return logs
 
     return step_and_count
+
+
+def _state_variables(model: keras.Model) -> list:
+    """The variables a step may change: the model's, the optimizer's and the metrics', each once."""
+    optimizer = getattr(model, "optimizer", None)
+    groups = (
+        model.trainable_variables,
+        model.non_trainable_variables,
+        getattr(optimizer, "variables", []) if optimizer is not None else [],
+        getattr(model, "metrics_variables", []),
+    )
+    seen, variables = set(), []
+    for group in groups:
+        for variable in group:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                variables.append(variable)
+    return variables
 
 
 def _scalar_float(value: Any) -> bool:
