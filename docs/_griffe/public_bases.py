@@ -33,6 +33,7 @@ class PublicBases(griffe.Extension):
             if member.is_alias:
                 continue
             if member.is_class:
+                self._keep_init(member)
                 member.bases = self._bases(member, set())
             if member.is_module or member.is_class:
                 self._walk(member)
@@ -57,6 +58,24 @@ class PublicBases(griffe.Extension):
             else:
                 result.append(str(base))
         return result
+
+    def _keep_init(self, cls: griffe.Class) -> None:
+        """Gives a class the `__init__` it inherits from a base this extension hides.
+
+        `merge_init_into_class` documents the signature of the `__init__`
+        found along the class's bases; once a private base is replaced by its
+        own bases, its `__init__` would no longer be found, and the class's
+        `Args` would not match the signature shown.
+        """
+        if "__init__" in cls.members:
+            return
+        try:
+            init = cls.all_members.get("__init__")
+            init = init.final_target if init is not None and init.is_alias else init
+        except Exception:  # noqa: BLE001 - a base griffe cannot resolve: leave the class as it is
+            return
+        if init is not None:
+            cls.set_member("__init__", griffe.Alias("__init__", init, parent=cls))
 
     def _exported(self, cls: griffe.Class, path: str) -> str | None:
         """The public path of a keras_binary class (`keras_binary.metrics.FBetaScore`), if it has one."""

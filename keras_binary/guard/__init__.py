@@ -473,8 +473,18 @@ def _make_plan(model: keras.Model, name: str) -> None:
         attribute,
         state.get(attribute),
         watchers,
-        state.get("_functional"),
+        _functional_of(state),
     )
+
+
+def _functional_of(state: dict) -> Any:
+    """The `_functional` of a `Sequential` (its `__dict__`: `state`); PyTorch keeps a module's sub-modules in `_modules`."""
+    functional = state.get("_functional")
+    if functional is None:
+        modules = state.get("_modules")
+        if modules:
+            functional = modules.get("_functional")
+    return functional
 
 
 def _plan_holds(plan: tuple, state: dict, args: tuple, kwargs: dict) -> bool:
@@ -487,7 +497,7 @@ def _plan_holds(plan: tuple, state: dict, args: tuple, kwargs: dict) -> bool:
         and plan[4] == state.get("_run_eagerly")
         and plan[5] == state.get("_jit_compile")
         and plan[7] is state.get(plan[6])
-        and plan[9] is state.get("_functional")
+        and plan[9] is _functional_of(state)
         and state.get("built")
     ):
         return False
@@ -513,7 +523,7 @@ def _check_graph(model: keras.Model) -> None:
     # object once the old one is gone. A `Sequential` that pops a layer and
     # adds another keeps its layer count; its rebuild makes a new `_functional`.
     state = model.__dict__
-    key = (state.get("_compile_loss"), bool(model.built), len(model.layers), state.get("_functional"))
+    key = (state.get("_compile_loss"), bool(model.built), len(model.layers), _functional_of(state))
     checked = state.get(_GRAPH_CHECKED)
     if checked is not None and checked[0] is key[0] and checked[1:3] == key[1:3] and checked[3] is key[3]:
         return
