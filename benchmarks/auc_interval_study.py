@@ -32,6 +32,14 @@ Run (the table in docs/statistics.md):
         --only balanced few_pos high_auc
     OMP_NUM_THREADS=1 python benchmarks/auc_interval_study.py --datasets 2000 --resamples 500 --only patients
 
+The grid of positives (10-200, 5 or 10 negatives each) x true AUC (0.70-0.98)
+of docs/statistics.md, vectorised (seconds per cell; ``--positive-sd`` gives
+the positives' scores another spread than the negatives'):
+
+    OMP_NUM_THREADS=1 python benchmarks/auc_interval_study.py --grid --datasets 4000 --ratios 5 10
+    OMP_NUM_THREADS=1 python benchmarks/auc_interval_study.py --grid --datasets 2000 --ratios 10 --positive-sd 2
+    OMP_NUM_THREADS=1 python benchmarks/auc_interval_study.py --grid --datasets 2000 --ratios 10 --positive-sd 0.5
+
 The Monte Carlo standard error of a coverage near 0.95 from 4,000 data sets
 is sqrt(0.95 * 0.05 / 4000) = 0.0034 (2,000: 0.0049). ``--quick``: 200 data
 sets, no bootstrap; ``RESULT name=auc_study_<setting>_<statistic>_<interval>
@@ -80,8 +88,11 @@ def score_interval(a, m_star, n_star, m, n):
     def f(t):
         return (a - t) ** 2 - Z * Z * hm_variance(t, m_star, n_star, m, n)
 
-    lo = 0.0 if f(0.0) <= 0 or a <= 0 else optimize.brentq(f, 0.0, a) if a > 0 else 0.0
-    hi = 1.0 if a >= 1 or f(1.0) <= 0 else optimize.brentq(f, a, 1.0)
+    # Inside the interval f < 0; f(0) = a^2 and f(1) = (1 - a)^2. At a = 1 (or 0) f is 0 there
+    # too: search from just inside, where f < 0 (the root at the estimate itself is not the bound).
+    eps = 1e-12
+    lo = 0.0 if a <= 0 else optimize.brentq(f, 0.0, min(a, 1.0 - eps))
+    hi = 1.0 if a >= 1 else optimize.brentq(f, max(a, eps), 1.0)
     return lo, hi
 
 
@@ -231,6 +242,142 @@ def run(name, setting, datasets, resamples, seed):
     return {k: (float(np.mean(v)), float(np.mean(widths[k])), len(v)) for k, v in hits.items()}
 
 
+GRID_POSITIVES = (10, 20, 30, 50, 100, 200)
+GRID_AUCS = (0.70, 0.85, 0.95, 0.98)
+GRID_RATIOS = (5, 10)
+GRID_CHUNK = 2_000_000  # scores per vectorised block (memory)
+
+
+def grid_intervals(m: int, n: int, auc: np.ndarray, var: np.ndarray) -> dict[str, tuple]:
+    """The candidate intervals of many AUCs at once (float64, vectorised), by name.
+
+    The same formulas as `_delong.delong_ci`, `logit_delong_ci` (with ``m``
+    and ``n``: half a pair in from 0 and 1, variance floored at one half
+    pair's) and `newcombe_ci`, and `score_interval` (``newcombe-score``) by
+    bisection; ``logit-newcombe`` is Newcombe's variance on the logit scale
+    (delta method). `grid_cell` checks them against those functions on its
+    first data set, tests/test_evaluation_intervals.py on random ones.
+    """
+    half_pair = 0.5 / (m * n)
+    a = np.clip(auc, half_pair, 1.0 - half_pair)
+    v = np.where(var > 0.0, var, a * (1.0 - a) / (m * n))
+    lg = np.log(a / (1.0 - a))
+    h = Z * np.sqrt(v) / (a * (1.0 - a))
+    lo, hi = 1.0 / (1.0 + np.exp(-(lg - h))), 1.0 / (1.0 + np.exp(-(lg + h)))
+    hi = np.where(auc >= 1.0, 1.0, hi)
+    lo = np.where(auc <= 0.0, 0.0, lo)
+    out = {"logit-delong": (lo, hi)}
+    hd = Z * np.sqrt(np.maximum(var, 0.0))
+    out["delong"] = (np.maximum(auc - hd, 0.0), np.minimum(auc + hd, 1.0))
+    ns = (m + n) / 2 - 1
+    vn = a * (1 - a) * (1 + ns * (1 - a) / (2 - a) + ns * a / (1 + a)) / (m * n)
+    hn = Z * np.sqrt(vn)
+    out["newcombe-wald"] = (np.maximum(auc - hn, 0.0), np.minimum(auc + hn, 1.0))
+    hl = Z * np.sqrt(vn) / (a * (1.0 - a))
+    lo, hi = 1.0 / (1.0 + np.exp(-(lg - hl))), 1.0 / (1.0 + np.exp(-(lg + hl)))
+    out["logit-newcombe"] = (np.where(auc <= 0.0, 0.0, lo), np.where(auc >= 1.0, 1.0, hi))
+    out["newcombe-score"] = _score_vectorised(auc, ns, m, n)
+    return out
+
+
+def _score_vectorised(auc: np.ndarray, ns: float, m: int, n: int) -> tuple:
+    """`score_interval` for many AUCs: bisection on each side of the estimate (60 steps)."""
+
+    def f(t):
+        return (auc - t) ** 2 - Z * Z * hm_variance_v(t, ns, ns, m, n)
+
+    out = []
+    for lo, hi, inside_low in (
+        (np.zeros_like(auc), auc.copy(), False),
+        (auc.copy(), np.ones_like(auc), True),
+    ):
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            neg = f(mid) < 0  # inside the interval
+            if inside_low:
+                lo, hi = np.where(neg, mid, lo), np.where(neg, hi, mid)
+            else:
+                lo, hi = np.where(neg, lo, mid), np.where(neg, mid, hi)
+        out.append(0.5 * (lo + hi))
+    return out[0], np.where(auc >= 1.0, 1.0, out[1])
+
+
+def hm_variance_v(t, m_star, n_star, m, n):
+    """`hm_variance` for arrays."""
+    return t * (1 - t) * (1 + m_star * (1 - t) / (2 - t) + n_star * t / (1 + t)) / (m * n)
+
+
+def grid_delong(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's AUC and variance of each row of `scores` (positives in the first m columns, no ties).
+
+    Placement values from ranks: a positive's is the number of negatives
+    below it over n, a negative's the number of positives above it over m;
+    the same numbers as `_delong.placements` when no two scores tie.
+    """
+    n = scores.shape[1] - m
+    rank_all = np.argsort(np.argsort(scores, axis=1), axis=1)
+    rank_pos = np.argsort(np.argsort(scores[:, :m], axis=1), axis=1)
+    rank_neg = np.argsort(np.argsort(scores[:, m:], axis=1), axis=1)
+    v10 = (rank_all[:, :m] - rank_pos) / n  # negatives below each positive
+    v01 = 1.0 - (rank_all[:, m:] - rank_neg) / m  # positives above each negative
+    return v10.mean(axis=1), v10.var(axis=1, ddof=1) / m + v01.var(axis=1, ddof=1) / n
+
+
+def grid_cell(
+    m: int, n: int, true_auc: float, datasets: int, rng: np.random.Generator, positive_sd: float = 1.0
+) -> dict:
+    """Coverage and mean width of the candidates for `datasets` binormal data sets of m / n.
+
+    Negatives' scores N(0, 1), positives' N(delta, positive_sd^2): the true
+    AUC is ``Phi(delta / sqrt(1 + positive_sd^2))``.
+    """
+    delta = float(stats.norm.ppf(true_auc)) * math.sqrt(1.0 + positive_sd**2)
+    hits: dict[str, int] = {}
+    widths: dict[str, float] = {}
+    done = 0
+    block = max(1, GRID_CHUNK // (m + n))
+    while done < datasets:
+        d = min(block, datasets - done)
+        s = rng.standard_normal((d, m + n))
+        s[:, :m] = positive_sd * s[:, :m] + delta  # positives first; continuous scores: no ties
+        auc, var = grid_delong(s, m)
+        if done == 0:  # the vectorised formulas are the library's
+            y = np.r_[np.ones(m), np.zeros(n)]
+            a0, v0 = _delong.delong_auc(y, s[0])
+            assert abs(a0 - auc[0]) < 1e-12 and abs(v0 - var[0]) < 1e-12
+            ref = grid_intervals(m, n, auc[:1], var[:1])
+            assert np.allclose(np.ravel(ref["logit-delong"]), _delong.logit_delong_ci(a0, v0, m=m, n=n))
+            assert np.allclose(np.ravel(ref["newcombe-wald"]), _delong.newcombe_ci(a0, m, n))
+            assert np.allclose(np.ravel(ref["delong"]), _delong.delong_ci(a0, v0))
+            ns = (m + n) / 2 - 1
+            assert np.allclose(np.ravel(ref["newcombe-score"]), score_interval(a0, ns, ns, m, n), atol=1e-9)
+        for name, (lo, hi) in grid_intervals(m, n, auc, var).items():
+            hits[name] = hits.get(name, 0) + int(np.count_nonzero((lo <= true_auc) & (true_auc <= hi)))
+            widths[name] = widths.get(name, 0.0) + float(np.sum(hi - lo))
+        done += d
+    return {k: (hits[k] / datasets, widths[k] / datasets) for k in hits}
+
+
+def grid(datasets: int, seed: int, ratios=GRID_RATIOS, positive_sd: float = 1.0) -> None:
+    """The coverage grid of docs/statistics.md: positives x true AUC x negatives per positive."""
+    methods = ("logit-delong", "newcombe-wald", "newcombe-score", "logit-newcombe", "delong")
+    print(
+        f"{datasets} data sets per cell, binormal (positives' SD {positive_sd:g}), seed {seed} + cell index"
+    )
+    print("| positives | negatives | true AUC | " + " | ".join(methods) + " |")
+    print("|---|---|---|" + "---|" * len(methods))
+    cell = 0
+    for ratio in ratios:
+        for m in GRID_POSITIVES:
+            for auc in GRID_AUCS:
+                start = time.perf_counter()
+                res = grid_cell(m, ratio * m, auc, datasets, np.random.default_rng(seed + cell), positive_sd)
+                cells = " | ".join(f"{res[k][0]:.3f} ({res[k][1]:.4f})" for k in methods)
+                print(f"| {m} | {ratio * m} | {auc:.2f} | {cells} |", flush=True)
+                print(f"<!-- cell {cell}: {time.perf_counter() - start:.1f} s -->", flush=True)
+                cell += 1
+
+
 def why(datasets: int, seed: int) -> None:
     """Where the default's misses fall, and DeLong's variance against the AUC's sampling variance."""
     print(
@@ -271,11 +418,25 @@ def main():
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--quick", action="store_true", help="200 data sets, no bootstrap")
     parser.add_argument("--why", action="store_true", help="where the default's misses fall (and stop)")
+    parser.add_argument(
+        "--grid",
+        action="store_true",
+        help="coverage and width on the grid positives x true AUC x negatives per positive (and stop)",
+    )
+    parser.add_argument(
+        "--ratios", type=int, nargs="*", default=list(GRID_RATIOS), help="--grid: negatives per positive"
+    )
+    parser.add_argument(
+        "--positive-sd", type=float, default=1.0, help="--grid: SD of the positives' scores (negatives' 1)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.datasets, args.resamples = 200, 0
     if args.why:
         why(args.datasets, args.seed)
+        return
+    if args.grid:
+        grid(args.datasets, args.seed, args.ratios, args.positive_sd)
         return
     print(f"{args.datasets} data sets per setting, {args.resamples} bootstrap resamples")
     print("| setting | statistic | interval | coverage | mean width | data sets |")

@@ -240,3 +240,58 @@ def test_default_auc_interval_covers_in_a_tiny_simulation():
         diff_hits.append(low <= 0.02 <= high)
     assert 0.87 <= np.mean(hits) <= 1.0, np.mean(hits)
     assert 0.87 <= np.mean(diff_hits) <= 1.0, np.mean(diff_hits)
+
+
+def _auc_interval_study(monkeypatch):
+    """benchmarks/auc_interval_study.py as a module (it imports benchmarks/coverage.py as `coverage`)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    here = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+    modules = {}
+    for name in ("coverage", "auc_interval_study"):
+        spec = importlib.util.spec_from_file_location(name, here / f"{name}.py")
+        modules[name] = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, modules[name])
+        spec.loader.exec_module(modules[name])
+    return modules["auc_interval_study"]
+
+
+@given(
+    st.integers(2, 30),
+    st.integers(1, 10),
+    st.floats(0.0, 6.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_auc_study_grid_formulas_equal_the_library(m, ratio, delta, seed):
+    # The coverage grid of docs/statistics.md computes DeLong's variance and the intervals
+    # vectorised; they must be the library's (float64) functions, perfect separation included.
+    monkeypatch = pytest.MonkeyPatch()  # per example: Hypothesis runs the body many times
+    try:
+        study = _auc_interval_study(monkeypatch)
+        n = ratio * m
+        rng = np.random.default_rng(seed)
+        s = rng.standard_normal((3, m + n))
+        s[:, :m] += delta
+        auc, var = study.grid_delong(s, m)
+        got = study.grid_intervals(m, n, auc, var)
+        ns = (m + n) / 2 - 1
+        y = np.r_[np.ones(m), np.zeros(n)]
+        for i in range(3):
+            a0, v0 = _delong.delong_auc(y, s[i])
+            assert auc[i] == pytest.approx(a0, abs=1e-12)
+            assert var[i] == pytest.approx(v0, abs=1e-12)
+            expected = {
+                "logit-delong": _delong.logit_delong_ci(a0, v0, m=m, n=n),
+                "delong": _delong.delong_ci(a0, v0),
+                "newcombe-wald": _delong.newcombe_ci(a0, m, n),
+                "newcombe-score": study.score_interval(a0, ns, ns, m, n),
+            }
+            for name, ci in expected.items():
+                lo, hi = got[name]
+                assert (lo[i], hi[i]) == pytest.approx(ci, abs=1e-9), name
+            lo, hi = got["logit-newcombe"]
+            assert 0.0 <= lo[i] <= a0 <= hi[i] <= 1.0
+    finally:
+        monkeypatch.undo()

@@ -566,9 +566,11 @@ def report(
             (Clopper-Pearson) or `"bootstrap"`, for sensitivity,
             specificity, PPV, NPV and accuracy.
         auc_interval: `"logit-delong"` (default), `"delong"` (pROC's),
-            `"newcombe"` (Newcombe 2006: better coverage with few positives,
-            conservative at a high AUC; not with `groups`) or `"bootstrap"`.
-            docs/statistics.md has their coverage.
+            `"newcombe"` (Newcombe 2006: better coverage with tens of
+            positives and a high AUC when the positives' scores spread no
+            more than the negatives', worse when they spread more; not
+            with `groups`) or `"bootstrap"`. docs/statistics.md has their
+            coverage by number of positives and AUC.
         prevalence: the target population's prevalence for the PPV, the NPV
             and the net benefit of an enriched (case-control) test set.
         groups: the patient (cluster) of each example; every interval then
