@@ -79,6 +79,22 @@ def test_class_weight_keys_that_are_not_the_labels_are_kb346(class_weight, fix):
     assert info.value.code == "KB346" and fix in info.value.fix
 
 
+@pytest.mark.parametrize("calls_before", [0, 3], ids=["first_call", "after_good_calls"])
+def test_class_weight_keys_in_train_on_batch_are_kb346(calls_before):
+    # Keras's train_on_batch applies class_weight as fit does: string keys weight nothing, silently.
+    model = _dense_model()
+    for _ in range(calls_before):
+        model.train_on_batch(X, Y)  # the plan of later calls is in place
+    for call in (
+        lambda: model.train_on_batch(X, Y, class_weight={"0": 1.0, "1": 4.0}),
+        lambda: model.train_on_batch(X, Y, None, {"0": 1.0, "1": 4.0}),  # positional
+    ):
+        with pytest.raises(keras_binary.BinaryConfigError) as info:
+            call()
+        assert info.value.code == "KB346" and "int(k)" in info.value.fix
+    model.train_on_batch(X, Y, class_weight={0: 1.0, 1: 4.0})  # the labels as keys: trains
+
+
 def test_class_weight_with_number_keys_weights_as_keras():
     keras.utils.set_random_seed(1)
     model = _dense_model()

@@ -176,3 +176,36 @@ def test_a_popped_and_replaced_layer_is_checked_again(name, kwargs):
             else:
                 trained.fit(X, GOOD, epochs=1, verbose=0)
         assert excinfo.value.code == "KBD002"
+
+
+@pytest.mark.parametrize("name,kwargs", PATHS, ids=PATH_IDS)
+def test_a_plain_keras_model_under_all_takes_the_plan_and_still_stops_a_bad_batch(name, kwargs, monkeypatch):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, "sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"], **kwargs)
+    kb.config.set_fit_guard("all")
+    try:
+        for _ in range(3):
+            model.train_on_batch(X, GOOD)
+        assert _plan(model, "train_on_batch") is not None
+        full = []
+        before_first_step = guard._before_first_step
+        monkeypatch.setattr(guard, "_before_first_step", lambda *a: full.append(a) or before_first_step(*a))
+        model.train_on_batch(X, GOOD)
+        assert full == []  # the plan held: no full host check
+        before = [w.copy() for w in model.get_weights()]
+        with pytest.raises(kb.BinaryLabelError) as excinfo:
+            model.train_on_batch(X, GOOD + 1)  # labels {1, 2}: the full path again
+        assert excinfo.value.code.startswith("KB2") and len(full) == 1
+        for a, b in zip(before, model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        kb.config.set_fit_guard(True)  # the model is no longer guarded: the plan no longer holds
+        assert not guard._plan_holds(_plan(model, "train_on_batch"), model.__dict__, (X, GOOD), {})
+        try:
+            model.train_on_batch(X, GOOD + 1)  # plain Keras, as the user asked
+        except kb.BinaryError as error:
+            pytest.fail(f"the guard stopped a model it no longer covers: {error}")
+        except Exception:  # noqa: BLE001 - Keras's own refusal (PyTorch's BCE: targets outside [0, 1])
+            assert BACKEND == "torch"
+    finally:
+        kb.config.set_fit_guard(True)

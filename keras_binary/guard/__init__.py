@@ -142,8 +142,8 @@ def _run_guarded(
             args, kwargs = _batches.checked_inputs(model, name, args, kwargs)
         watchers = _watch_steps(model, name)
         result = _call_watched(model, method, args, kwargs, watchers, synced)
-        if not plain and name in _PLANNED:
-            _make_plan(model, name)
+        if name in _PLANNED and not (plain and _checks_traced(model)):
+            _make_plan(model, name, plain)
         return result
     except Exception as error:
         coded = coded_error(error)
@@ -373,8 +373,8 @@ _POSITIONS = {
         "class_weight",
     ),
     "evaluate": ("x", "y"),
-    "train_on_batch": ("x", "y"),
-    "test_on_batch": ("x", "y"),
+    "train_on_batch": ("x", "y", "sample_weight", "class_weight"),
+    "test_on_batch": ("x", "y", "sample_weight"),
 }
 
 
@@ -403,8 +403,10 @@ def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict)
         return
     _check_graph(model)
     _check_graph_when_built(model, name)
-    if name in ("train_on_batch", "test_on_batch") and _plainly_binary(
-        _fit_argument(name, args, kwargs, "y")
+    if (
+        name in ("train_on_batch", "test_on_batch")
+        and _fit_argument(name, args, kwargs, "class_weight") is None
+        and _plainly_binary(_fit_argument(name, args, kwargs, "y"))
     ):
         return  # the batch a custom loop hands over every step: the short test passed it
     argument = functools.partial(_fit_argument, name, args, kwargs)
@@ -440,7 +442,7 @@ _PLANNED = ("train_on_batch", "test_on_batch")
 _PLAN = "_keras_binary_plan_%s"
 
 
-def _make_plan(model: keras.Model, name: str) -> None:
+def _make_plan(model: keras.Model, name: str, plain: bool = False) -> None:
     """Notes, after a guarded `train_on_batch` or `test_on_batch` passed every check, what its next calls may skip.
 
     The host checks of such a call depend on the model only through what
@@ -449,10 +451,12 @@ def _make_plan(model: keras.Model, name: str) -> None:
     is built and its layers (`_check_graph`'s key; a `Sequential` rebuilt
     after `pop` and `add` has a new `_functional`), `run_eagerly`,
     `jit_compile` and the step function (the watcher, `_watch_steps`).
+    A plain-Keras model (`plain`: no keras_binary object, guarded because
+    the guard covers every binary model, "all") also depends on that scope.
     While they hold, a later call runs the short label test (`_plainly_binary`) and the
     step with its watcher; anything else (another `compile`, a rebuilt step,
-    labels that are not plainly binary) takes the full path, which checks
-    everything again.
+    labels that are not plainly binary, a `class_weight`) takes the full
+    path, which checks everything again.
     """
     state = model.__dict__
     layers = state.get("_layers")
@@ -474,6 +478,7 @@ def _make_plan(model: keras.Model, name: str) -> None:
         state.get(attribute),
         watchers,
         _functional_of(state),
+        config.fit_guard_scope() if plain else None,  # a plain-Keras model is guarded under "all" only
     )
 
 
@@ -499,8 +504,14 @@ def _plan_holds(plan: tuple, state: dict, args: tuple, kwargs: dict) -> bool:
         and plan[7] is state.get(plan[6])
         and plan[9] is _functional_of(state)
         and state.get("built")
+        and (plan[10] is None or plan[10] == config.fit_guard_scope())
     ):
         return False
+    if (
+        len(args) > 3 or kwargs.get("class_weight") is not None
+    ):  # `train_on_batch`'s class_weight: checked in full
+        if _fit_argument("train_on_batch", args, kwargs, "class_weight") is not None:
+            return False
     y = kwargs["y"] if "y" in kwargs else args[1] if len(args) > 1 else None
     return _plainly_binary(y)
 

@@ -68,7 +68,7 @@ def check_call_arguments(
                     name="validation_data y",
                     padding=padding,
                 )
-    if name == "fit":
+    if name in ("fit", "train_on_batch"):
         check_class_weight(argument("class_weight"), multi_label=multi_label, y=y)
 
 
