@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -213,6 +214,14 @@ def _check_inputs(ctx: _Context) -> Iterator[Finding]:
         )
 
 
+# Keras's element-wise regression losses, which broadcast one label per example over two units silently.
+_ELEMENTWISE = {"meansquarederror", "mse", "meanabsoluteerror", "mae", "meansquaredlogarithmicerror", "msle"}
+
+
+def _is_elementwise(loss: _Loss) -> bool:
+    return loss.kind == "other" and re.sub(r"[^a-z]", "", loss.name.lower()) in _ELEMENTWISE
+
+
 def _label_values(
     ctx: _Context, out: _graph.Output, loss: _Loss | None
 ) -> tuple[np.ndarray | None, list[Finding]]:
@@ -255,14 +264,20 @@ def _label_values(
         and layout.label == "plain"
         and loss is not None
         and not loss.ours
-        and loss.kind in ("categorical", "binary", "focal")
+        and (loss.kind in ("categorical", "binary", "focal") or _is_elementwise(loss))
     ):
-        fix = (
-            "loss='sparse_categorical_crossentropy'  # class ids 0/1 against the softmax pair; or "
-            "y = keras.utils.to_categorical(y, 2), or loss=keras_binary.SafeBCE(), which reads column 1"
-            if loss.kind == "categorical"
-            else "loss=keras_binary.SafeBCE()  # reads column 1 of the pair; or y = keras.utils.to_categorical(y, 2)"
-        )
+        if loss.kind == "categorical":
+            fix = (
+                "loss='sparse_categorical_crossentropy'  # class ids 0/1 against the softmax pair; or "
+                "y = keras.utils.to_categorical(y, 2), or loss=keras_binary.SafeBCE(), which reads column 1"
+            )
+        elif loss.kind == "other":
+            fix = (
+                "y = keras.utils.to_categorical(y, 2)  # one column per unit; or end the model with "
+                "Dense(1, activation='sigmoid') and loss=keras_binary.SafeBCE()"
+            )
+        else:
+            fix = "loss=keras_binary.SafeBCE()  # reads column 1 of the pair; or y = keras.utils.to_categorical(y, 2)"
         findings.append(
             _finding(
                 "KBD041",

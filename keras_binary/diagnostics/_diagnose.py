@@ -156,7 +156,9 @@ def diagnose(
     - a sigmoid or softmax output computed in float16 or bfloat16.
 
     The model is never modified: no training step runs, no weight or
-    compile setting changes.
+    compile setting changes. A Sequential model without `keras.Input` is
+    built from the shape of `x`, as `fit` would build it, so that its graph
+    can be read.
 
     Args:
         model: a `keras.Model`, or the path of a `.keras` file.
@@ -195,6 +197,7 @@ def diagnose(
     x, y, class_names = _from_dataset(x, y)
     x = _as_array(x)
     y = _as_array(y)
+    _build_from_inputs(model, x)
     if loss is None:
         loss = getattr(model, "loss", None)
     try:
@@ -257,6 +260,23 @@ def diagnose(
         "inputs": x is not None,
     }
     return Report(findings, model.name, checked)
+
+
+def _build_from_inputs(model: keras.Model, x: Any) -> None:
+    """Builds a Sequential model without `keras.Input` from the shape of `x`, as `fit` would.
+
+    Such a model has no graph until it is built; once built from the inputs'
+    shape it has one, and the graph checks read it. A model whose build fails
+    on these inputs is left as it is (`KBD019` and `KBD020` then say why).
+    """
+    if not isinstance(model, keras.Sequential) or model.built:
+        return
+    if not isinstance(x, np.ndarray) or x.ndim < 1 or x.dtype.kind not in "fiub":
+        return
+    try:
+        model.build((None, *x.shape[1:]))
+    except Exception:  # noqa: BLE001,S110 - inputs the model cannot take: the data checks report them
+        pass
 
 
 def _run_check(check: Any, ctx: _Context) -> list[Finding]:
