@@ -349,6 +349,10 @@ def _label_shape(x: Any) -> Shape | None:
     return static_shape(x)
 
 
+# JAX's sparse arrays (`jax.experimental.sparse`), which Keras's JAX backend makes of sparse labels.
+_JAX_SPARSE = ("BCOO", "BCSR")
+
+
 def check_numeric(x: Any, name: str) -> None:
     """Rejects strings, objects and ragged tensors before they reach a backend.
 
@@ -360,7 +364,7 @@ def check_numeric(x: Any, name: str) -> None:
         BinaryShapeError: `KB108` when `x` is not a dense numeric tensor.
     """
     kind = type(x).__name__
-    if "Ragged" in kind or "Sparse" in kind:
+    if "Ragged" in kind or "Sparse" in kind or kind in _JAX_SPARSE:
         raise BinaryShapeError(
             "KB108",
             f"{name} is a {kind}; binary losses and metrics need dense tensors.",
@@ -369,6 +373,8 @@ def check_numeric(x: Any, name: str) -> None:
             fix=(
                 f"{name} = {name}.to_tensor()  # or pad your sequences first"
                 if "Ragged" in kind
+                else f"{name} = {name}.todense()"
+                if kind in _JAX_SPARSE
                 else f"{name} = tf.sparse.to_dense({name})"
             ),
         )

@@ -26,6 +26,7 @@ import numpy as np
 from keras_binary._masks import PADDING_ATTRIBUTE
 from keras_binary.errors import BinaryConfigError
 from keras_binary.guard._labels import as_label_array, check_labels
+from keras_binary.guard._wrappings import is_sparse, label_entry, sparse_labels_error
 
 # The label value of the "ignore" convention at masked steps.
 PADDING_LABEL = -1.0
@@ -53,6 +54,9 @@ def check_call_arguments(
     )
     y = argument("y")
     if _labels_reach_the_loss(model, name):
+        if keras.backend.backend() == "jax" and is_sparse(y):
+            raise sparse_labels_error(y)
+        y = label_entry(y, model)
         output_shape = _output_shape(model)
         padding = PADDING_LABEL if _output_is_masked(model) else None
         for obj in objects:
@@ -62,9 +66,10 @@ def check_call_arguments(
         if name == "fit":
             validation = argument("validation_data")
             if isinstance(validation, (tuple, list)) and len(validation) >= 2:
+                validation_y = label_entry(validation[1], model)
                 check_labels(
-                    validation[1],
-                    one_hot_pairs=_reads_pairs(validation[1], output_shape, multi_label),
+                    validation_y,
+                    one_hot_pairs=_reads_pairs(validation_y, output_shape, multi_label),
                     name="validation_data y",
                     padding=padding,
                 )
