@@ -52,10 +52,8 @@ def check_call_arguments(
     multi_label = any(
         getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False) for o in objects
     )
-    y = argument("y")
+    given = y = argument("y")
     if _labels_reach_the_loss(model, name):
-        if keras.backend.backend() == "jax" and is_sparse(y):
-            raise sparse_labels_error(y)
         y = label_entry(y, model)
         output_shape = _output_shape(model)
         padding = PADDING_LABEL if _output_is_masked(model) else None
@@ -63,6 +61,7 @@ def check_call_arguments(
             if isinstance(obj, keras.metrics.Metric):
                 setattr(obj, PADDING_ATTRIBUTE, padding)
         check_labels(y, one_hot_pairs=_reads_pairs(y, output_shape, multi_label), padding=padding)
+        _refuse_sparse_on_jax(given)
         if name == "fit":
             validation = argument("validation_data")
             if isinstance(validation, (tuple, list)) and len(validation) >= 2:
@@ -73,8 +72,15 @@ def check_call_arguments(
                     name="validation_data y",
                     padding=padding,
                 )
+                _refuse_sparse_on_jax(validation[1])
     if name == "fit":
         check_class_weight(argument("class_weight"), multi_label=multi_label, y=y)
+
+
+def _refuse_sparse_on_jax(y: Any) -> None:
+    """`KB108` for sparse labels on JAX, after their values passed (`_wrappings.sparse_labels_error`)."""
+    if keras.backend.backend() == "jax" and is_sparse(y):
+        raise sparse_labels_error(y)
 
 
 def _labels_reach_the_loss(model: Any, name: str) -> bool:

@@ -25,7 +25,11 @@ batch's labels are checked where the batch is made, never in the step:
   error Keras raises when it hands over that batch, in order.
 
 The check of one batch is `check_labels(y, one_hot_pairs=True)`, the
-whole-array check of arrays: the same class, code and message. No batch,
+whole-array check of arrays: the same class, code and message. Labels in a
+one-element list or tuple, in a dict keyed by the model's one dict output,
+ragged or sparse are checked as the array inside (`_wrappings.label_entry`;
+in a `tf.data` pipeline, the entry, the flat values or the sparse values:
+`_opened_labels`). No batch,
 order or number changes. `fit`'s `validation_data` and `evaluate`'s `x` are
 checked the same way.
 """
