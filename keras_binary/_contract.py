@@ -394,6 +394,16 @@ def check_numeric(x: Any, name: str) -> None:
             dtype = np.dtype(object)
     if dtype is None or _is_numeric(dtype):
         return
+    if isinstance(x, str) and name == "y_true":
+        # What Keras hands the loss for labels {"out": y} when the model's output is not a dict.
+        raise BinaryShapeError(
+            "KB108",
+            f"y_true is the string {x!r}: labels given as a dict {{{x!r}: y}} to a model whose output "
+            "is one tensor, not a dict, reach the loss as the dict's key.",
+            received=f"y_true={x!r} (type str)",
+            expected="a float, int or bool tensor",
+            fix=f"model.fit(x, y[{x!r}])  # or keras.Model(inputs, {{{x!r}: outputs}})",
+        )
     raise BinaryShapeError(
         "KB108",
         f"{name} holds non-numeric values (dtype {dtype}).",
