@@ -349,6 +349,10 @@ def _label_shape(x: Any) -> Shape | None:
     return static_shape(x)
 
 
+# JAX's sparse arrays (`jax.experimental.sparse`), which Keras's JAX backend makes of sparse labels.
+_JAX_SPARSE = ("BCOO", "BCSR")
+
+
 def check_numeric(x: Any, name: str) -> None:
     """Rejects strings, objects and ragged tensors before they reach a backend.
 
@@ -360,7 +364,7 @@ def check_numeric(x: Any, name: str) -> None:
         BinaryShapeError: `KB108` when `x` is not a dense numeric tensor.
     """
     kind = type(x).__name__
-    if "Ragged" in kind or "Sparse" in kind:
+    if "Ragged" in kind or "Sparse" in kind or kind in _JAX_SPARSE:
         raise BinaryShapeError(
             "KB108",
             f"{name} is a {kind}; binary losses and metrics need dense tensors.",
@@ -369,6 +373,8 @@ def check_numeric(x: Any, name: str) -> None:
             fix=(
                 f"{name} = {name}.to_tensor()  # or pad your sequences first"
                 if "Ragged" in kind
+                else f"{name} = {name}.todense()"
+                if kind in _JAX_SPARSE
                 else f"{name} = tf.sparse.to_dense({name})"
             ),
         )
@@ -388,6 +394,16 @@ def check_numeric(x: Any, name: str) -> None:
             dtype = np.dtype(object)
     if dtype is None or _is_numeric(dtype):
         return
+    if isinstance(x, str) and name == "y_true":
+        # What Keras hands the loss for labels {"out": y} when the model's output is not a dict.
+        raise BinaryShapeError(
+            "KB108",
+            f"y_true is the string {x!r}: labels given as a dict {{{x!r}: y}} to a model whose output "
+            "is one tensor, not a dict, reach the loss as the dict's key.",
+            received=f"y_true={x!r} (type str)",
+            expected="a float, int or bool tensor",
+            fix=f"model.fit(x, y[{x!r}])  # or keras.Model(inputs, {{{x!r}: outputs}})",
+        )
     raise BinaryShapeError(
         "KB108",
         f"{name} holds non-numeric values (dtype {dtype}).",

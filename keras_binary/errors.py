@@ -64,6 +64,8 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "KB216": ("value", "No threshold reaches the target rate"),
     # Values, found by the fit guard in the arguments of fit (issue 20).
     "KB217": ("value", "Labels are an object array"),
+    # Values, found by the fit guard in labels that are not a plain array.
+    "KB221": ("value", "Labels as a dict for a model whose output is not a dict"),
     "KB235": ("value", "No threshold's lower confidence bound reaches the target rate"),
     # Warnings (`UndefinedMetricWarning`), found when a result is read.
     "KB290": ("value", "A metric is undefined on the data it has seen"),

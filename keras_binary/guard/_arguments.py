@@ -26,6 +26,7 @@ import numpy as np
 from keras_binary._masks import PADDING_ATTRIBUTE
 from keras_binary.errors import BinaryConfigError
 from keras_binary.guard._labels import as_label_array, check_labels
+from keras_binary.guard._wrappings import is_sparse, label_entry, sparse_labels_error
 
 # The label value of the "ignore" convention at masked steps.
 PADDING_LABEL = -1.0
@@ -51,25 +52,35 @@ def check_call_arguments(
     multi_label = any(
         getattr(o, "multi_label", False) or getattr(o, "_pooled_multi_label", False) for o in objects
     )
-    y = argument("y")
+    given = y = argument("y")
     if _labels_reach_the_loss(model, name):
+        y = label_entry(y, model)
         output_shape = _output_shape(model)
         padding = PADDING_LABEL if _output_is_masked(model) else None
         for obj in objects:
             if isinstance(obj, keras.metrics.Metric):
                 setattr(obj, PADDING_ATTRIBUTE, padding)
         check_labels(y, one_hot_pairs=_reads_pairs(y, output_shape, multi_label), padding=padding)
+        _refuse_sparse_on_jax(given)
         if name == "fit":
             validation = argument("validation_data")
             if isinstance(validation, (tuple, list)) and len(validation) >= 2:
+                validation_y = label_entry(validation[1], model)
                 check_labels(
-                    validation[1],
-                    one_hot_pairs=_reads_pairs(validation[1], output_shape, multi_label),
+                    validation_y,
+                    one_hot_pairs=_reads_pairs(validation_y, output_shape, multi_label),
                     name="validation_data y",
                     padding=padding,
                 )
+                _refuse_sparse_on_jax(validation[1])
     if name in ("fit", "train_on_batch"):
         check_class_weight(argument("class_weight"), multi_label=multi_label, y=y)
+
+
+def _refuse_sparse_on_jax(y: Any) -> None:
+    """`KB108` for sparse labels on JAX, after their values passed (`_wrappings.sparse_labels_error`)."""
+    if keras.backend.backend() == "jax" and is_sparse(y):
+        raise sparse_labels_error(y)
 
 
 def _labels_reach_the_loss(model: Any, name: str) -> bool:

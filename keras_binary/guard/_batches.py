@@ -25,7 +25,11 @@ batch's labels are checked where the batch is made, never in the step:
   error Keras raises when it hands over that batch, in order.
 
 The check of one batch is `check_labels(y, one_hot_pairs=True)`, the
-whole-array check of arrays: the same class, code and message. No batch,
+whole-array check of arrays: the same class, code and message. Labels in a
+one-element list or tuple, in a dict keyed by the model's one dict output,
+ragged or sparse are checked as the array inside (`_wrappings.label_entry`;
+in a `tf.data` pipeline, the entry, the flat values or the sparse values:
+`_opened_labels`). No batch,
 order or number changes. `fit`'s `validation_data` and `evaluate`'s `x` are
 checked the same way.
 """
@@ -146,9 +150,13 @@ def check_label_values(y: Any, model: Any, mode: str | None, where: Any) -> None
     from keras_binary.errors import BinaryError
     from keras_binary.guard._labels import check_labels
 
-    if type(y).__module__.startswith("tensorflow") and hasattr(y, "numpy"):
-        y = y.numpy()  # a tf.data batch iterated on the host (PyTorch's loader)
     try:
+        if type(y) is not np.ndarray:  # a list or dict of one entry, ragged or sparse labels
+            from keras_binary.guard._wrappings import label_entry
+
+            y = label_entry(y, model)
+            if type(y).__module__.startswith("tensorflow") and hasattr(y, "numpy"):
+                y = y.numpy()  # a tf.data batch iterated on the host (PyTorch's loader)
         check_labels(y, one_hot_pairs=True, name=_NAME)
     except BinaryError as error:
         model = model() if callable(model) and not isinstance(model, keras.Model) else model
@@ -290,9 +298,12 @@ def _checked_dataset(model: keras.Model, dataset: Any, in_pipeline: bool = False
     import tensorflow as tf
 
     spec = dataset.element_spec
-    if not isinstance(spec, tuple) or len(spec) < 2 or not isinstance(spec[1], tf.TensorSpec):
-        return dataset  # no labels, labels of several outputs, ragged or sparse labels
-    label = spec[1]
+    if not isinstance(spec, tuple) or len(spec) < 2:
+        return dataset  # no labels
+    opened = _opened_labels(spec[1], model)
+    if opened is None:
+        return dataset  # labels of several outputs
+    label, take, put = opened
     if not (label.dtype.is_floating or label.dtype.is_integer):
         return dataset  # booleans: nothing to check; strings: TensorFlow cannot build the step
     mode = _run_mode()
@@ -310,14 +321,14 @@ def _checked_dataset(model: keras.Model, dataset: Any, in_pipeline: bool = False
     host_check = tf.autograph.experimental.do_not_convert(host_check)
 
     def check(*element: Any) -> tuple:
-        y = element[1]
+        y = take(element[1])
         checked = tf.cond(
             _labels_pass(y),
             lambda: tf.identity(y),
             lambda: tf.numpy_function(host_check, [y], y.dtype),
         )
         checked.set_shape(y.shape)
-        return (element[0], checked, *element[2:])
+        return (element[0], put(element[1], checked), *element[2:])
 
     checked_dataset = dataset.map(check)
     try:
@@ -325,6 +336,52 @@ def _checked_dataset(model: keras.Model, dataset: Any, in_pipeline: bool = False
     except AttributeError:
         pass
     return checked_dataset
+
+
+def _opened_labels(spec: Any, model: keras.Model) -> tuple | None:
+    """`(spec of the tensor to check, take, put)` for a batch's labels of spec `spec`; `None`: unchecked.
+
+    `take(labels)` returns the dense tensor whose values are checked: the
+    labels, the one entry of a tuple or of a dict keyed by the model's one
+    dict output, the flat values of a ragged tensor, the values of a sparse
+    one. `put(labels, checked)` puts the checked tensor back in their place.
+
+    Raises:
+        BinaryLabelError: `KB221` for dict labels to a model whose output is not a dict.
+    """
+    import tensorflow as tf
+
+    if isinstance(spec, tf.TensorSpec):
+        return spec, lambda y: y, lambda y, checked: checked
+    if isinstance(spec, (tuple, list)) and len(spec) == 1:
+        inner = _opened_labels(spec[0], model)
+        if inner is None:
+            return None
+        return inner[0], lambda y: inner[1](y[0]), lambda y, checked: type(y)([inner[2](y[0], checked)])
+    if isinstance(spec, dict) and len(spec) == 1:
+        (key,) = spec
+        outputs = model.__dict__.get("_outputs_struct")
+        if not isinstance(outputs, dict):
+            from keras_binary.guard import _wrappings
+
+            if _wrappings._single_output(model) and _wrappings._labels_reach_the_loss(model):
+                raise _wrappings.dict_labels_error(spec, model)
+            return None
+        inner = _opened_labels(spec[key], model) if set(outputs) == {key} else None
+        if inner is None:
+            return None
+        return inner[0], lambda y: inner[1](y[key]), lambda y, checked: {key: inner[2](y[key], checked)}
+    if isinstance(spec, tf.RaggedTensorSpec):
+        flat = tf.TensorSpec(None, spec.dtype)
+        return flat, lambda y: y.flat_values, lambda y, checked: y.with_flat_values(checked)
+    if isinstance(spec, tf.SparseTensorSpec):
+        values = tf.TensorSpec([None], spec.dtype)
+        return (
+            values,
+            lambda y: y.values,
+            lambda y, checked: tf.SparseTensor(y.indices, checked, y.dense_shape),
+        )
+    return None
 
 
 def _labels_pass(y: Any) -> Any:

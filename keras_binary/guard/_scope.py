@@ -236,12 +236,13 @@ def check_before_first_step(model: keras.Model, name: str, args: tuple, kwargs: 
             _stop(problem)
     from keras_binary.errors import BinaryError
     from keras_binary.guard._labels import check_labels
+    from keras_binary.guard._wrappings import label_entry
 
     for labels, name in ((y, "y"), (validation_y, "validation_data y")):
         if labels is None or hasattr(labels, "element_spec"):
             continue
         try:
-            check_labels(labels, one_hot_pairs=True, name=name)
+            check_labels(label_entry(labels, model), one_hot_pairs=True, name=name)
         except BinaryError as error:
             _stop(error)
 
@@ -279,7 +280,7 @@ _SHAPES = "_keras_binary_scope_shapes"
 
 def _shape_problem(model: keras.Model, y: Any, key: tuple) -> Exception | None:
     """KBD041 / KBD008 from the labels' static shape (an array's, or a dataset's `element_spec`)."""
-    shape = _label_shape(y)
+    shape = _label_shape(y, model)
     if shape is None or len(shape) == 0:
         return None
     cache = model.__dict__.setdefault(_SHAPES, {})
@@ -304,23 +305,38 @@ def _shape_problem(model: keras.Model, y: Any, key: tuple) -> Exception | None:
     return BinaryModelError(finding)
 
 
-def _label_shape(y: Any) -> tuple | None:
-    """The static shape of the labels: of an array, or of a `tf.data.Dataset`'s label spec."""
+def _label_shape(y: Any, model: Any = None) -> tuple | None:
+    """The static shape of the labels: of an array, or of a `tf.data.Dataset`'s label spec.
+
+    Labels in a one-element list or tuple, or in a dict of one entry keyed
+    by `model`'s one dict output, have the shape of the array inside.
+    """
+    dict_output = isinstance(getattr(model, "__dict__", {}).get("_outputs_struct"), dict)
     spec = getattr(y, "element_spec", None)
     if spec is not None:
         if isinstance(spec, (tuple, list)) and len(spec) >= 2:
-            label = spec[1]
+            label = _only_entry(spec[1], dict_output)
             shape = getattr(label, "shape", None)
             if shape is None or getattr(shape, "rank", 0) is None:
                 return None
             return tuple(shape)
         return None
+    y = _only_entry(y, dict_output)
     if isinstance(y, (list, tuple, dict, str, bytes)) or not hasattr(y, "shape"):
         return None
     try:
         return tuple(y.shape)
     except Exception:  # noqa: BLE001
         return None
+
+
+def _only_entry(y: Any, dict_output: bool) -> Any:
+    """The labels of a one-element list or tuple, or dict (`dict_output`: the model's output is one); else `y`."""
+    if isinstance(y, (list, tuple)) and len(y) == 1:
+        return y[0]
+    if isinstance(y, dict) and len(y) == 1 and dict_output:
+        return next(iter(y.values()))
+    return y
 
 
 def _stop(error: BaseException, report: bool = True) -> None:
