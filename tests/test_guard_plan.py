@@ -2,7 +2,7 @@
 
 A custom loop or a GAN calls `train_on_batch` every step. After a guarded
 call passed every check, the guard notes what its host checks depended on
-(`guard._make_plan`); while that holds, a call runs the short label test and
+(`guard._plan.make_plan`); while that holds, a call runs the short label test and
 the watched step only. These tests show that a bad batch after many good
 calls still stops with the same coded error, class and code, as on a fresh
 model, before its step (the weights are unchanged), on every compiled path

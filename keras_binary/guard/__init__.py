@@ -27,12 +27,17 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
-import numpy as np
 
 from keras_binary import _runtime, config
+from keras_binary.guard import _plan
 from keras_binary.guard._arguments import check_call_arguments
 from keras_binary.guard._errors import coded_error
 from keras_binary.guard._labels import check_labels
+from keras_binary.guard._plan import PLAN as _PLAN
+from keras_binary.guard._plan import PLANNED as _PLANNED
+from keras_binary.guard._plan import functional_of as _functional_of
+from keras_binary.guard._plan import plainly_binary as _plainly_binary
+from keras_binary.guard._plan import plan_holds as _plan_holds
 from keras_binary.guard._steps import StepWatcher, check_poison, raise_failure, watch
 
 __all__ = ["check_labels", "coded_error", "install", "is_guarded"]
@@ -413,107 +418,18 @@ def _before_first_step(model: keras.Model, name: str, args: tuple, kwargs: dict)
     check_call_arguments(model, name, argument, _compiled_objects(model))
 
 
-# Labels up to this size take the short test of `_plainly_binary`; larger
-# arrays go to `check_labels`'s chunked single pass.
-_SHORT_TEST_MAX = 1 << 16
-
-
-def _plainly_binary(y: Any) -> bool:
-    """Whether `y` is a NumPy array of numbers in [0, 1], one per row: labels `check_labels` passes.
-
-    `train_on_batch` in a custom loop or a GAN checks one batch per call:
-    the smallest and the largest label cost a few microseconds, the full
-    check's dispatch (dtype, shape, pair and padding rules) several times
-    that. `argmin` and `argmax` (NaN is both, as the first NaN's index) run
-    a plain loop over the array; `min` and `max` go through NumPy's general
-    reduction machinery, which cost 10-15 us per call when its code is not
-    in the CPU's caches, as after every training step.
-    """
-    if type(y) is not np.ndarray or y.dtype.kind not in "biuf" or not 0 < y.size <= _SHORT_TEST_MAX:
-        return False
-    if y.ndim >= 2 and y.shape[-1] != 1:
-        return False
-    return y.item(y.argmin()) >= 0 and y.item(y.argmax()) <= 1  # NaN fails both
-
-
-# The methods that get a plan: called once per step by custom loops and GANs.
-_PLANNED = ("train_on_batch", "test_on_batch")
-# Attribute on a model, per method: the plan of its guarded calls (`_make_plan`).
-_PLAN = "_keras_binary_plan_%s"
-
-
 def _make_plan(model: keras.Model, name: str, plain: bool = False) -> None:
-    """Notes, after a guarded `train_on_batch` or `test_on_batch` passed every check, what its next calls may skip.
-
-    The host checks of such a call depend on the model only through what
-    the plan holds: the compiled loss and metrics (the keras_binary objects,
-    the graph checks: `_compiled_objects`, `_check_graph`), whether the model
-    is built and its layers (`_check_graph`'s key; a `Sequential` rebuilt
-    after `pop` and `add` has a new `_functional`), `run_eagerly`,
-    `jit_compile` and the step function (the watcher, `_watch_steps`).
-    A plain-Keras model (`plain`: no keras_binary object, guarded because
-    the guard covers every binary model, "all") also depends on that scope.
-    While they hold, a later call runs the short label test (`_plainly_binary`) and the
-    step with its watcher; anything else (another `compile`, a rebuilt step,
-    labels that are not plainly binary, a `class_weight`) takes the full
-    path, which checks everything again.
-    """
+    """Keeps the plan of `name`'s next calls (`_plan.make_plan`), once the model and its step are in place."""
     state = model.__dict__
-    layers = state.get("_layers")
     attribute = _METHODS[name]
-    step = state.get(attribute)
-    if not state.get("built") or layers is None or step is None or state.get(_BUILD_HOOK):
+    if not state.get("built") or state.get("_layers") is None or state.get(attribute) is None:
+        return
+    if state.get(_BUILD_HOOK):
         return
     watchers = tuple(_watch_steps(model, name))
     if any(watcher.step is None for watcher in watchers):
         return
-    state[_PLAN % name] = (
-        state.get("_compile_loss"),
-        state.get("_compile_metrics"),
-        layers,
-        len(layers),
-        state.get("_run_eagerly"),
-        state.get("_jit_compile"),
-        attribute,
-        state.get(attribute),
-        watchers,
-        _functional_of(state),
-        config.fit_guard_scope() if plain else None,  # a plain-Keras model is guarded under "all" only
-    )
-
-
-def _functional_of(state: dict) -> Any:
-    """The `_functional` of a `Sequential` (its `__dict__`: `state`); PyTorch keeps a module's sub-modules in `_modules`."""
-    functional = state.get("_functional")
-    if functional is None:
-        modules = state.get("_modules")
-        if modules:
-            functional = modules.get("_functional")
-    return functional
-
-
-def _plan_holds(plan: tuple, state: dict, args: tuple, kwargs: dict) -> bool:
-    """Whether a call of a model (`state`: its `__dict__`) may take its plan: nothing it depends on changed."""
-    if not (
-        plan[0] is state.get("_compile_loss")
-        and plan[1] is state.get("_compile_metrics")
-        and plan[2] is state.get("_layers")
-        and plan[3] == len(plan[2])
-        and plan[4] == state.get("_run_eagerly")
-        and plan[5] == state.get("_jit_compile")
-        and plan[7] is state.get(plan[6])
-        and plan[9] is _functional_of(state)
-        and state.get("built")
-        and (plan[10] is None or plan[10] == config.fit_guard_scope())
-    ):
-        return False
-    if (
-        len(args) > 3 or kwargs.get("class_weight") is not None
-    ):  # `train_on_batch`'s class_weight: checked in full
-        if _fit_argument("train_on_batch", args, kwargs, "class_weight") is not None:
-            return False
-    y = kwargs["y"] if "y" in kwargs else args[1] if len(args) > 1 else None
-    return _plainly_binary(y)
+    _plan.make_plan(model, name, attribute, watchers, plain)
 
 
 # Findings the shape contract raises itself, as a coded `BinaryShapeError`
