@@ -29,8 +29,14 @@
     and 1.015 (before the per-model plan: 1.072, 1.063), TF + XLA 1.039 and
     1.055 (1.129, 1.146), JAX 1.015 and 1.025 (1.079, 1.091); the guard's
     CPU time per call 20-25, 56-62 and 16-27 us (62-68, 163-177, 73-74 us
-    before). XLA misses the target: the poison record is read after every
-    step.
+    before). Since the XLA step carries its check's count in its logs (no
+    read of the poison record per step), alternated with the code before
+    it on a slower machine (steps of 1.2-1.6 ms): TensorFlow 1.017, 0.998
+    (before 1.028, 1.033), XLA 1.032, 1.022 (1.037, 1.059), JAX 1.009,
+    1.001 (1.036, 1.027); docs/guard.md. The part also times the same
+    model compiled with Keras's own `"binary_crossentropy"` under
+    `set_fit_guard("all")` against the guard's default scope (which leaves
+    it to Keras): the plan covers it too.
 (e) The same plain-Keras model fed a `tf.data.Dataset` (`from_tensor_slices`,
     batch 1024, `prefetch`) and a `keras.utils.PyDataset` (one NumPy slice per
     `__getitem__`) under `set_fit_guard("all")`, whose batches' labels are
