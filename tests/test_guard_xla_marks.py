@@ -255,3 +255,17 @@ def test_fit_refused_batch_keeps_the_state_and_later_steps_of_its_execution_appl
         expected.fit(X[keep], GOOD[keep], batch_size=8, epochs=1, verbose=0, shuffle=False)
         for a, b in zip(expected.get_weights(), got, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_a_state_that_cannot_be_read_leaves_the_step_as_keras_s(monkeypatch):
+    # The rollback reads every variable before the step; where that fails the step runs unchanged.
+    def unreadable(model):
+        raise RuntimeError("not readable in this trace")
+
+    monkeypatch.setattr(_steps, "_state_variables", unreadable)
+    model = _model()
+    loss = model.train_on_batch(X, GOOD)
+    assert math.isfinite(loss)
+    with pytest.raises(kb.BinaryLabelError) as excinfo:
+        model.train_on_batch(_nan_inputs(), GOOD)
+    _expect(excinfo, "KB207")  # the count still reaches the guard

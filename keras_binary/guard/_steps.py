@@ -274,8 +274,13 @@ def counting_step(model: keras.Model, step: Callable) -> Callable:
     def step_and_count(data: Any) -> Any:
         distributed = tf.distribute.has_strategy()
         # The state the step starts from (read before the step: XLA keeps these values).
-        variables = [] if distributed else _state_variables(model)
-        before = [tf.identity(variable.value) for variable in variables]
+        variables, before = [], []
+        if not distributed:
+            try:
+                variables = _state_variables(model)
+                before = [tf.identity(variable.value) for variable in variables]
+            except Exception:  # noqa: BLE001 - a variable not readable here: no rollback, the step as Keras's
+                variables, before = [], []
         with _runtime.step_flags() as flags:
             logs = step(data)
         records = _runtime.poison_records(model)
