@@ -172,10 +172,7 @@ _RECORDS = "_keras_binary_poison"
 
 def enter_call(model: Any) -> None:
     """Marks the start of a call of `model` by the fit guard, on this thread."""
-    stack = getattr(_CALLS, "stack", None)
-    if stack is None:
-        stack = _CALLS.stack = []
-    stack.append(model)
+    _thread_stack(_CALLS).append(model)
 
 
 def exit_call() -> None:
@@ -183,13 +180,17 @@ def exit_call() -> None:
     _CALLS.stack.pop()
 
 
+def _thread_stack(local: threading.local) -> list:
+    try:
+        return local.stack
+    except AttributeError:
+        stack = local.stack = []
+        return stack
+
+
 def calls() -> list:
     """This thread's stack of the models whose guarded calls are in progress (`enter_call` pushes onto it)."""
-    try:
-        return _CALLS.stack
-    except AttributeError:
-        stack = _CALLS.stack = []
-        return stack
+    return _thread_stack(_CALLS)
 
 
 # The models whose Keras method (fit, evaluate, train_on_batch, test_on_batch)
@@ -203,11 +204,7 @@ _SWITCHED_OFF = threading.local()
 
 def switched_off_calls() -> list:
     """This thread's stack of the models whose Keras methods run with the fit guard switched off."""
-    try:
-        return _SWITCHED_OFF.stack
-    except AttributeError:
-        stack = _SWITCHED_OFF.stack = []
-        return stack
+    return _thread_stack(_SWITCHED_OFF)
 
 
 def _switched_off_owner() -> Any:
@@ -396,9 +393,7 @@ class step_flags:  # noqa: N801 - used as a function: `with step_flags() as flag
     """
 
     def __enter__(self) -> list:
-        stack = getattr(_STEP_FLAGS, "stack", None)
-        if stack is None:
-            stack = _STEP_FLAGS.stack = []
+        stack = _thread_stack(_STEP_FLAGS)
         stack.append([])
         return stack[-1]
 

@@ -38,7 +38,7 @@ from keras_binary import _runtime
 FAILED = "_keras_binary_failed"
 
 # The step method each step-function builder jits.
-_STEPS = {"make_train_function": "train_step", "make_test_function": "test_step"}
+STEP_METHODS = {"make_train_function": "train_step", "make_test_function": "test_step"}
 
 
 def can_roll_back(model: keras.Model) -> bool:
@@ -136,7 +136,7 @@ def build_with_rollback(model: keras.Model, build: Callable, builder: str, refus
     Returns:
         What `build` returns.
     """
-    name = _STEPS[builder]
+    name = STEP_METHODS[builder]
     make_function = model._make_function
 
     def make_flagged_function(step_function: Callable, *args: Any, **kwargs: Any) -> Any:

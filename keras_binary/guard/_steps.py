@@ -41,7 +41,7 @@ import numpy as np
 from keras_binary import _runtime
 from keras_binary._value_checks import error_from_stats
 from keras_binary.guard._errors import coded_error
-from keras_binary.guard._rollback import Refusals, build_with_rollback, can_roll_back
+from keras_binary.guard._rollback import STEP_METHODS, Refusals, build_with_rollback, can_roll_back
 
 # Marks a step function the guard has wrapped.
 _WRAPPED = "_keras_binary_watcher"
@@ -51,8 +51,6 @@ _UNWATCHED = "_keras_binary_unwatched"
 # counts of the model's poison records; whether its checks failed, its float logs made NaN if so.
 POISON_COUNT = "_keras_binary_poison_count"
 POISON_MARKED = "_keras_binary_poison_marked"
-# The step method each step-function builder traces.
-_STEP_METHODS = {"make_train_function": "train_step", "make_test_function": "test_step"}
 
 
 def needs_watcher(model: keras.Model) -> bool:
@@ -234,7 +232,7 @@ def watch(model: keras.Model, attribute: str, builder: str) -> StepWatcher | Non
 
 def _build_counting(model: keras.Model, build: Callable, builder: str) -> Any:
     """Runs `build` (Keras's `make_train_function`/`make_test_function`) with `counting_step` as the model's step."""
-    name = _STEP_METHODS[builder]
+    name = STEP_METHODS[builder]
     own = model.__dict__.get(name)  # a step the user set on the instance, kept
     model.__dict__[name] = counting_step(model, getattr(model, name))
     try:
